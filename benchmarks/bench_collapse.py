@@ -1,0 +1,257 @@
+"""Benchmark: streaming CollapseStatistics vs a per-label-set loop reference.
+
+The streaming path consumes features batch by batch (it never holds the ``n x d`` array)
+and computes a full :class:`~sklearn_mlabnc.collapse.CollapseReport` plus the
+``'label_sets'`` NC1. The reference holds the whole array and, for every distinct label
+set, selects its rows with a boolean mask over the full arrays and computes the mean and
+the centred scatter with numpy, then NC1 (both class conventions) and NC2 of the means.
+
+Data: ``K`` labels, label sets of multiplicity 1-3 (probabilities 0.5 / 0.3 / 0.2; for
+``m >= 2`` a fixed vocabulary of ``min(C(K, m), 20 K)`` random sets, uniform inside a
+multiplicity), Gaussian features around tag-wise-average means, generated in ``float32``
+batches from per-batch seeds so both paths see identical data.
+
+Time excludes data generation. Peak memory is the tracemalloc peak of numpy allocations
+during each path (for the reference it includes the ``n x d`` float32 array it needs).
+
+Usage::
+
+    python benchmarks/bench_collapse.py --quick --out /tmp/bench_collapse_quick.json
+    python benchmarks/bench_collapse.py --out /tmp/bench_collapse.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from sklearn_mlabnc.collapse import CollapseStatistics, nc1
+
+HEADLINE = (1_000_000, 512, 50)
+
+
+# ------------------------------------------------------------------------------ data
+def make_problem(K: int, d: int, seed: int) -> dict:
+    rng = np.random.default_rng([seed, K, d])
+    sets: list[tuple[int, ...]] = [(k,) for k in range(K)]
+    probs = [np.full(K, 0.5 / K)]
+    for m, p_m in ((2, 0.3), (3, 0.2)):
+        total = math.comb(K, m)
+        cap = min(total, 20 * K)
+        if total <= cap:
+            pool = list(itertools.combinations(range(K), m))
+        else:
+            seen: set[tuple[int, ...]] = set()
+            while len(seen) < cap:
+                seen.add(tuple(sorted(rng.choice(K, size=m, replace=False).tolist())))
+            pool = sorted(seen)
+        sets += pool
+        probs.append(np.full(len(pool), p_m / len(pool)))
+    p = np.concatenate(probs)
+    Yset = np.zeros((len(sets), K), dtype=bool)
+    for j, S in enumerate(sets):
+        Yset[j, list(S)] = True
+    single = rng.normal(size=(K, d)) * 3
+    c = {1: 1.0, 2: 0.7, 3: 0.5}
+    mult = Yset.sum(1)
+    means = np.stack([c[int(mult[j])] * single[Yset[j]].mean(0) for j in range(len(sets))])
+    means += 0.1 * rng.normal(size=means.shape)
+    return {"Yset": Yset, "p": p / p.sum(), "means": means.astype(np.float32), "seed": seed}
+
+
+def batch(problem: dict, i: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([problem["seed"], 7, i])
+    idx = rng.choice(len(problem["p"]), size=size, p=problem["p"])
+    H = rng.standard_normal((size, problem["means"].shape[1]), dtype=np.float32)
+    H += problem["means"][idx]
+    return H, problem["Yset"][idx]
+
+
+def batches(problem: dict, n: int, size: int):
+    for i, a in enumerate(range(0, n, size)):
+        yield batch(problem, i, min(size, n - a))
+
+
+# ------------------------------------------------------------------------- the paths
+def streaming(problem: dict, n: int, size: int) -> dict:
+    st = CollapseStatistics()
+    elapsed = 0.0
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    for H, Y in batches(problem, n, size):
+        t0 = time.perf_counter()
+        st.partial_fit(H, Y)
+        elapsed += time.perf_counter() - t0
+        del H, Y
+    t0 = time.perf_counter()
+    rep = st.report()
+    nc1_sets = nc1(st, classes="label_sets")
+    elapsed += time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "time_s": elapsed,
+        "peak_bytes": peak,
+        "nc1": rep.nc1,
+        "nc1_label_sets": nc1_sets,
+        "n_sets": rep.n_label_sets,
+    }
+
+
+def reference(problem: dict, n: int, size: int) -> dict:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    parts = list(batches(problem, n, size))
+    H = np.concatenate([p[0] for p in parts])
+    Y = np.concatenate([p[1] for p in parts])
+    del parts
+    K, d = Y.shape[1], H.shape[1]
+    t0 = time.perf_counter()
+    sets = np.unique(Y, axis=0)
+    Sw1, SwA = np.zeros((d, d)), np.zeros((d, d))
+    n1 = nA = 0
+    M1 = np.zeros((K, d))
+    means, counts = [], []
+    for s in sets:
+        if not s.any():
+            continue
+        mask = (Y == s).all(axis=1)
+        Hs = H[mask].astype(np.float64)
+        mu = Hs.mean(axis=0)
+        D = Hs - mu
+        scatter = D.T @ D
+        SwA += scatter
+        nA += len(Hs)
+        means.append(mu)
+        counts.append(len(Hs))
+        if s.sum() == 1:
+            Sw1 += scatter
+            n1 += len(Hs)
+            M1[np.argmax(s)] = mu
+    c1 = np.array([c for c, s in zip(counts, sets[sets.any(1)], strict=True) if s.sum() == 1])
+
+    def nc1_of(M, cnt, Sw, n_used):
+        C = len(M)
+        Mc = M - (cnt[:, None] * M).sum(0) / cnt.sum()
+        Sb = Mc.T @ Mc / C
+        return float(np.trace(Sw / n_used @ np.linalg.pinv(Sb, rcond=1e-10, hermitian=True)) / C)
+
+    v1 = nc1_of(M1, c1, Sw1, n1)
+    vA = nc1_of(np.array(means), np.array(counts, dtype=float), SwA, nA)
+    G = (M1 - M1.mean(0)) @ (M1 - M1.mean(0)).T
+    _ = np.linalg.norm(G / np.linalg.norm(G) - (np.eye(K) - 1 / K) / math.sqrt(K - 1))
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"time_s": elapsed, "peak_bytes": peak, "nc1": v1, "nc1_label_sets": vA}
+
+
+def estimate_reference_s(n: int, d: int, K: int, n_sets: int) -> float:
+    """Rough cost model (2 cores): per-set full-array masks plus the scatter GEMMs."""
+    return n * n_sets * K * 2.5e-10 + 2 * n * d * d / 5e10 + n * n_sets * 2e-10
+
+
+# ------------------------------------------------------------------------------ main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    ap.add_argument("--out", default=None, help="write the results as JSON to this path")
+    ap.add_argument("--n", type=float, nargs="*", default=None, help="sample counts")
+    ap.add_argument("--d", type=int, nargs="*", default=None, help="feature dimensions")
+    ap.add_argument("--K", type=int, nargs="*", default=None, help="label counts")
+    ap.add_argument("--batch-size", type=int, default=65536)
+    ap.add_argument(
+        "--reference-budget",
+        type=float,
+        default=None,
+        help="skip the reference where its estimated time exceeds this many seconds "
+        "(the headline n=1e6, d=512, K=50 always runs in the default mode)",
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    if args.quick:
+        ns, ds, Ks, budget = [10_000, 100_000], [64, 512], [10, 50, 200], 6.0
+    else:
+        ns, ds, Ks, budget = [10_000, 100_000, 1_000_000], [64, 512], [10, 50, 200], 15.0
+    ns = [int(x) for x in args.n] if args.n else ns
+    ds = args.d or ds
+    Ks = args.K or Ks
+    budget = args.reference_budget if args.reference_budget is not None else budget
+
+    rows = []
+    header = (
+        f"{'n':>9} {'d':>4} {'K':>4} {'sets':>5} | {'stream s':>9} {'stream MB':>9} | "
+        f"{'ref s':>8} {'ref MB':>8} | {'speedup':>7} {'NC1 rel.diff':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n, d, K in itertools.product(ns, ds, Ks):
+        problem = make_problem(K, d, args.seed)
+        s = streaming(problem, n, args.batch_size)
+        est = estimate_reference_s(n, d, K, s["n_sets"])
+        run_ref = est <= budget or (not args.quick and (n, d, K) == HEADLINE)
+        r = reference(problem, n, args.batch_size) if run_ref else None
+        row = {
+            "n": n,
+            "d": d,
+            "K": K,
+            "n_label_sets": s["n_sets"],
+            "stream_time_s": s["time_s"],
+            "stream_peak_mb": s["peak_bytes"] / 2**20,
+            "n_d_float64_mb": n * d * 8 / 2**20,
+            "stream_nc1": s["nc1"],
+            "stream_nc1_label_sets": s["nc1_label_sets"],
+            "reference_estimated_s": est,
+        }
+        if r is not None:
+            rel = max(
+                abs(s["nc1"] - r["nc1"]) / abs(r["nc1"]),
+                abs(s["nc1_label_sets"] - r["nc1_label_sets"]) / abs(r["nc1_label_sets"]),
+            )
+            row.update(
+                reference_time_s=r["time_s"],
+                reference_peak_mb=r["peak_bytes"] / 2**20,
+                speedup=r["time_s"] / s["time_s"],
+                nc1_rel_diff=rel,
+            )
+            ref_txt = (
+                f"{r['time_s']:>8.2f} {row['reference_peak_mb']:>8.0f} | "
+                f"{row['speedup']:>6.1f}x {rel:>12.1e}"
+            )
+        else:
+            row["reference_skipped"] = f"estimated {est:.0f} s > budget {budget:.0f} s"
+            ref_txt = f"{'skipped':>8} {'':>8} | {'':>7} {'':>12}"
+        rows.append(row)
+        print(
+            f"{n:>9} {d:>4} {K:>4} {s['n_sets']:>5} | {s['time_s']:>9.2f} "
+            f"{row['stream_peak_mb']:>9.1f} | {ref_txt}",
+            flush=True,
+        )
+    meta = {
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "batch_size": args.batch_size,
+        "reference_budget_s": budget,
+    }
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump({"meta": meta, "results": rows}, fh, indent=2)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""sklearn_mlabnc: multi-label learning through the lens of neural collapse (MLab NC).
+
+Scikit-learn estimators that train PyTorch networks (through skorch) with the pick-all-label
+loss, optionally on a fixed simplex-ETF head, and tools that measure the multi-label
+neural-collapse geometry (Li, Li, Wang and Qu, *Neural Collapse in Multi-label Learning with
+Pick-all-label Loss*, ICML 2024).
+"""
+
+from ._classifier import MLabNCClassifier
+from ._heads import SimplexETFHead, simplex_etf
+from ._losses import OneVsAllLoss, PickAllLabelLoss
+from ._network import MLabNCNetwork
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "MLabNCClassifier",
+    "MLabNCNetwork",
+    "OneVsAllLoss",
+    "PickAllLabelLoss",
+    "SimplexETFHead",
+    "simplex_etf",
+]

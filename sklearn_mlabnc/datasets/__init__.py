@@ -1,0 +1,16 @@
+"""Datasets for multi-label neural-collapse experiments.
+
+- :func:`make_multilabel_digits`: the paper's multi-label MNIST construction on scikit-learn's
+  embedded 8x8 digits (no network access).
+- :func:`make_tagwise_blobs`: Gaussian features whose label-set means follow (or violate) the
+  MLab NC tag-wise average ``mu_S = c_m * mean_{k in S} mu_k`` around a simplex ETF.
+- :func:`load_mulan`: a MULAN ARFF + XML reader (dense and sparse rows).
+
+This subpackage imports nothing else from ``sklearn_mlabnc``.
+"""
+
+from ._blobs import make_tagwise_blobs
+from ._digits import make_multilabel_digits
+from ._mulan import load_mulan
+
+__all__ = ["load_mulan", "make_multilabel_digits", "make_tagwise_blobs"]

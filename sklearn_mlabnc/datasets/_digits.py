@@ -1,0 +1,421 @@
+"""Multi-label digits: the paper's multi-label MNIST construction on scikit-learn's digits.
+
+Li, Li, Wang & Qu (*Neural Collapse in Multi-label Learning with Pick-all-label Loss*,
+ICML 2024) build multi-label MNIST by pasting digit images into the corners of a doubled canvas
+and combining them with a pixel-wise maximum. :func:`make_multilabel_digits` does the same with
+the 8x8 images embedded in scikit-learn (:func:`sklearn.datasets.load_digits`), so it needs no
+network access.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from numbers import Integral, Real
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.utils import Bunch, check_random_state
+
+__all__ = ["make_multilabel_digits"]
+
+_N_CLASSES = 10
+_DIGIT_SIZE = 8
+_CANVAS_SIZE = 2 * _DIGIT_SIZE
+#: (row, column) offsets of the four corners: top-left, top-right, bottom-left, bottom-right.
+_CORNERS = ((0, 0), (0, _DIGIT_SIZE), (_DIGIT_SIZE, 0), (_DIGIT_SIZE, _DIGIT_SIZE))
+_SPLIT_SEED = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Label-set planning (shared with ``_blobs``)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}.")
+    low = 0 if allow_zero else 1
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value!r}.")
+    return int(value)
+
+
+def _per_multiplicity(
+    value: Any, name: str, multiplicities: Iterable[int], default: Any = None
+) -> dict[int, Any]:
+    """Expand ``value`` (scalar, ``None`` or mapping ``{m: value}``) to ``{m: value}``."""
+    multiplicities = list(multiplicities)
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(multiplicities)
+        if unknown:
+            raise ValueError(
+                f"{name} has keys {sorted(unknown)} outside the multiplicities "
+                f"{multiplicities} in use."
+            )
+        return {m: value.get(m, default) for m in multiplicities}
+    return {m: (default if value is None else value) for m in multiplicities}
+
+
+def _balanced_subsets(n_classes: int, m: int, n_sets: int) -> list[tuple[int, ...]]:
+    """Deterministically choose ``n_sets`` label sets of size ``m`` covering labels evenly.
+
+    A greedy pass takes, in turn, the (lexicographically first) unused set whose labels are
+    least used so far; swaps of a chosen set for an unused one then lower the sum of squared
+    label usages until no swap helps. Every label ends up in ``floor`` or ``ceil`` of
+    ``n_sets * m / n_classes`` sets (checked for every case with ``n_classes <= 12``).
+    """
+    candidates = list(itertools.combinations(range(n_classes), m))
+    if n_sets >= len(candidates):
+        return candidates
+    members = np.array(candidates)
+    incidence = np.zeros((len(candidates), n_classes), dtype=np.int64)
+    np.put_along_axis(incidence, members, 1, axis=1)
+    usage = np.zeros(n_classes, dtype=np.int64)
+    chosen = np.zeros(len(candidates), dtype=bool)
+    big = float((n_classes * m * n_sets + 1) ** 2)
+    for _ in range(n_sets):
+        used = usage[members]
+        cost = used.max(axis=1) * big + (used**2).sum(axis=1)
+        cost[chosen] = np.inf
+        best = int(np.argmin(cost))  # argmin returns the first (lexicographic) minimiser
+        chosen[best] = True
+        usage += incidence[best]
+    while True:
+        inside, outside = np.flatnonzero(chosen), np.flatnonzero(~chosen)
+        change = incidence[outside][np.newaxis, :, :] - incidence[inside][:, np.newaxis, :]
+        delta = ((usage + change) ** 2).sum(axis=-1) - (usage**2).sum()
+        i, j = np.unravel_index(np.argmin(delta), delta.shape)
+        if delta[i, j] >= 0:
+            break
+        chosen[inside[i]], chosen[outside[j]] = False, True
+        usage = usage + change[i, j]
+    return [candidates[i] for i in np.flatnonzero(chosen)]
+
+
+def _geometric_counts(n_max: int, n_sets: int, ratio: float | None) -> list[int]:
+    """Counts decaying geometrically from ``n_max`` to ``n_max / ratio`` over ``n_sets`` sets."""
+    if ratio is None or n_sets == 1:
+        return [n_max] * n_sets
+    return [max(1, int(round(n_max * ratio ** (-j / (n_sets - 1))))) for j in range(n_sets)]
+
+
+def _plan_label_sets(
+    *,
+    n_classes: int,
+    max_multiplicity: int,
+    max_allowed_multiplicity: int,
+    n_per_singleton: int,
+    n_per_set: int | Mapping[int, int],
+    label_sets: Iterable[Iterable[int]] | None,
+    n_sets_per_multiplicity: int | Mapping[int, int] | None,
+    imbalance: float | Mapping[int, float] | None,
+) -> list[tuple[tuple[int, ...], int]]:
+    """Return ``[(label_set, n_samples), ...]`` ordered by multiplicity, then lexicographically."""
+    max_multiplicity = _check_positive_int(max_multiplicity, "max_multiplicity")
+    limit = min(max_allowed_multiplicity, n_classes)
+    if max_multiplicity > limit:
+        raise ValueError(f"max_multiplicity must be <= {limit}, got {max_multiplicity}.")
+    n_per_singleton = _check_positive_int(n_per_singleton, "n_per_singleton")
+
+    if label_sets is not None:
+        if n_sets_per_multiplicity is not None:
+            raise ValueError("Pass either label_sets or n_sets_per_multiplicity, not both.")
+        sets: set[tuple[int, ...]] = set()
+        for raw in label_sets:
+            try:
+                raw = list(raw)
+            except TypeError as exc:
+                raise ValueError(
+                    f"Each entry of label_sets must be an iterable of labels, got {raw!r}."
+                ) from exc
+            if any(isinstance(k, bool) or not isinstance(k, Integral) for k in raw):
+                raise ValueError(f"Labels must be integers, got {raw!r}.")
+            items = [int(k) for k in raw]
+            if not items:
+                raise ValueError("label_sets contains an empty label set.")
+            if len(set(items)) != len(items):
+                raise ValueError(f"Label set {raw!r} repeats a label.")
+            if min(items) < 0 or max(items) >= n_classes:
+                raise ValueError(f"Label set {raw!r} has labels outside [0, {n_classes - 1}].")
+            if len(items) > max_multiplicity:
+                raise ValueError(
+                    f"Label set {raw!r} has {len(items)} labels > max_multiplicity="
+                    f"{max_multiplicity}."
+                )
+            key = tuple(sorted(items))
+            if key in sets:
+                raise ValueError(f"Label set {key} is listed twice in label_sets.")
+            sets.add(key)
+        if not sets:
+            raise ValueError("label_sets is empty.")
+        by_m: dict[int, list[tuple[int, ...]]] = {}
+        for s in sorted(sets, key=lambda s: (len(s), s)):
+            by_m.setdefault(len(s), []).append(s)
+    else:
+        multis = range(2, max_multiplicity + 1)
+        n_sets = _per_multiplicity(n_sets_per_multiplicity, "n_sets_per_multiplicity", multis)
+        by_m = {1: [(k,) for k in range(n_classes)]}
+        for m in multis:
+            total = math.comb(n_classes, m)
+            wanted = (
+                total
+                if n_sets[m] is None
+                else _check_positive_int(n_sets[m], f"n_sets_per_multiplicity[{m}]")
+            )
+            by_m[m] = _balanced_subsets(n_classes, m, wanted)
+
+    counts = _per_multiplicity(n_per_set, "n_per_set", [m for m in by_m if m > 1])
+    for m, c in counts.items():
+        if c is None:
+            raise ValueError(f"n_per_set has no entry for multiplicity {m}.")
+        counts[m] = _check_positive_int(c, f"n_per_set[{m}]")
+    counts[1] = n_per_singleton
+    ratios = _per_multiplicity(imbalance, "imbalance", by_m)
+    plan: list[tuple[tuple[int, ...], int]] = []
+    for m in sorted(by_m):
+        ratio = ratios[m]
+        if ratio is not None:
+            if isinstance(ratio, bool) or not isinstance(ratio, Real) or not ratio >= 1:
+                raise ValueError(f"imbalance must be a real number >= 1, got {ratio!r}.")
+            ratio = float(ratio)
+        plan.extend(zip(by_m[m], _geometric_counts(counts[m], len(by_m[m]), ratio), strict=True))
+    return plan
+
+
+def _check_rng(random_state: Any) -> np.random.RandomState | np.random.Generator:
+    """Like :func:`~sklearn.utils.check_random_state`, also accepting a numpy Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return check_random_state(random_state)
+
+
+def _as_frames(data, target, feature_names, target_names):
+    import pandas as pd
+
+    X = pd.DataFrame(data, columns=list(feature_names))
+    Y = pd.DataFrame(target, columns=list(target_names))
+    return X, Y, pd.concat([X, Y], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# make_multilabel_digits
+# ---------------------------------------------------------------------------------------------
+
+
+def _source_pool(subset: str) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    digits = load_digits()
+    images = digits.images / 16.0
+    target = digits.target
+    split = np.random.RandomState(_SPLIT_SEED)
+    pools = []
+    for c in range(_N_CLASSES):
+        idx = np.flatnonzero(target == c)
+        idx = idx[split.permutation(len(idx))]
+        half = (len(idx) + 1) // 2
+        if subset == "train":
+            idx = idx[:half]
+        elif subset == "test":
+            idx = idx[half:]
+        pools.append(np.sort(idx))
+    return images, target, pools
+
+
+_DESCR = """\
+Multi-label digits (MLab NC construction)
+-----------------------------------------
+
+The multi-label MNIST construction of Li et al. (ICML 2024, arXiv 2310.15903), built on the
+1,797 8x8 images of scikit-learn's ``load_digits``. The canvas is 16x16 with four 8x8 corners.
+A sample with label set S (|S| = m) shows m digits of the m distinct classes of S, each drawn
+uniformly at random from the source pool of its class and pasted into m distinct random corners;
+the digits are combined with a pixel-wise maximum. Pixels are scaled to [0, 1].
+
+Source pool: ``subset='train'`` and ``subset='test'`` use disjoint halves of ``load_digits``
+(a fixed, seed-independent, per-class split), so train and test canvases never share a source
+image; ``subset='all'`` uses every image.
+
+Counts: {counts}
+Samples: {n_samples}; label sets: {n_sets}; subset: {subset}.
+"""
+
+
+def make_multilabel_digits(
+    n_per_singleton: int = 100,
+    n_per_set: int | Mapping[int, int] = 20,
+    *,
+    max_multiplicity: int = 2,
+    label_sets: Iterable[Iterable[int]] | None = None,
+    n_sets_per_multiplicity: int | Mapping[int, int] | None = None,
+    imbalance: float | Mapping[int, float] | None = None,
+    subset: Literal["train", "test", "all"] = "all",
+    image_shape: Literal["flat", "2d"] = "flat",
+    shuffle: bool = True,
+    return_X_y: bool = False,
+    as_frame: bool = False,
+    random_state: int | np.random.RandomState | np.random.Generator | None = None,
+) -> Bunch | tuple[Any, Any]:
+    """Generate the paper's multi-label digits: 1 to 4 digits pasted into a 16x16 canvas.
+
+    Each sample has a label set ``S`` of ``m = |S|`` distinct digit classes. Its image is a
+    16x16 canvas (four 8x8 corners) holding ``m`` digit images from
+    :func:`sklearn.datasets.load_digits`, one per class of ``S``, each in a distinct random
+    corner, combined with a pixel-wise maximum (the multi-label MNIST construction of Li et al.,
+    ICML 2024). A singleton ``{k}`` is one digit ``k`` in a random corner.
+
+    By default the data are balanced within each multiplicity, the setting of the paper's
+    theorem: every singleton class has ``n_per_singleton`` samples and every label set of size
+    ``m >= 2`` has ``n_per_set`` samples.
+
+    Parameters
+    ----------
+    n_per_singleton : int, default=100
+        Samples per singleton label set ``{k}``, ``k = 0..9``.
+    n_per_set : int or dict of {int: int}, default=20
+        Samples per label set of size ``m >= 2``; a dict ``{m: n}`` gives one count per
+        multiplicity.
+    max_multiplicity : int, default=2
+        Largest label-set size, at most 4 (the number of corners).
+    label_sets : iterable of iterables of int, default=None
+        Explicit label sets to generate (singletons included only if listed). By default every
+        singleton and the sets chosen by ``n_sets_per_multiplicity``.
+    n_sets_per_multiplicity : int or dict of {int: int}, default=None
+        Number of label sets of each size ``m >= 2`` (capped at ``C(10, m)``). ``None`` (or a
+        multiplicity missing from the dict) uses all ``C(10, m)`` sets (45 pairs, 120 triples,
+        210 quadruples). Fewer sets are chosen deterministically (independently of
+        ``random_state``, so ``subset='train'`` and ``'test'`` share them) such that every label
+        occurs in ``floor`` or ``ceil`` of ``n_sets * m / 10`` of them.
+    imbalance : float >= 1 or dict of {int: float}, default=None
+        Imbalance within each multiplicity: the sets of one size, in lexicographic order, get
+        counts decaying geometrically from the nominal count ``n`` to ``n / imbalance`` (rounded,
+        at least 1). A dict ``{m: ratio}`` applies it to selected multiplicities only. ``None``
+        (or 1) keeps every multiplicity balanced.
+    subset : {'train', 'test', 'all'}, default='all'
+        Source images: two disjoint halves of ``load_digits`` (a fixed per-class split) for
+        ``'train'`` and ``'test'``, so their canvases never share a source image, or all images.
+    image_shape : {'flat', '2d'}, default='flat'
+        ``'flat'``: ``data`` has shape ``(n_samples, 256)``; ``'2d'``: ``(n_samples, 1, 16, 16)``
+        (channels first, ready for a convolutional network).
+    shuffle : bool, default=True
+        Shuffle the samples; otherwise they are ordered by label set (multiplicity first).
+    return_X_y : bool, default=False
+        Return ``(data, target)`` instead of a Bunch.
+    as_frame : bool, default=False
+        Return ``data`` and ``target`` as pandas DataFrames (requires ``image_shape='flat'``);
+        the Bunch then also has ``frame``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the choice of source images, corners and shuffling.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With attributes
+
+        - ``data``: float64 array in ``[0, 1]``, shape ``(n_samples, 256)`` or
+          ``(n_samples, 1, 16, 16)`` (DataFrame if ``as_frame``);
+        - ``target``: int64 label indicator matrix of shape ``(n_samples, 10)``;
+        - ``images``: ``(n_samples, 16, 16)`` view of the canvases;
+        - ``feature_names``: ``'pixel_{row}_{col}'``; ``target_names``: ``'0'`` .. ``'9'``;
+        - ``label_sets``: list of ``(label_set, n_samples)`` pairs generated;
+        - ``source_indices``: int array ``(n_samples, largest set size)``, the ``load_digits``
+          row of each pasted digit (same order as the sorted label set), ``-1`` padded;
+        - ``corners``: int array of the same shape, the corner of each pasted digit
+          (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right), ``-1`` padded;
+        - ``DESCR``: description.
+    (data, target) : tuple
+        If ``return_X_y`` is True.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc.datasets import make_multilabel_digits
+    >>> digits = make_multilabel_digits(random_state=0)
+    >>> digits.data.shape, digits.target.shape
+    ((1900, 256), (1900, 10))
+    >>> sorted(set(digits.target.sum(axis=1).tolist()))
+    [1, 2]
+    >>> X, Y = make_multilabel_digits(
+    ...     n_per_singleton=5, n_per_set=2, max_multiplicity=3, n_sets_per_multiplicity=10,
+    ...     subset="train", image_shape="2d", return_X_y=True, random_state=0)
+    >>> X.shape, Y.shape
+    ((90, 1, 16, 16), (90, 10))
+    """
+    if subset not in ("train", "test", "all"):
+        raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}.")
+    if image_shape not in ("flat", "2d"):
+        raise ValueError(f"image_shape must be 'flat' or '2d', got {image_shape!r}.")
+    if as_frame and image_shape != "flat":
+        raise ValueError("as_frame=True requires image_shape='flat'.")
+    plan = _plan_label_sets(
+        n_classes=_N_CLASSES,
+        max_multiplicity=max_multiplicity,
+        max_allowed_multiplicity=len(_CORNERS),
+        n_per_singleton=n_per_singleton,
+        n_per_set=n_per_set,
+        label_sets=label_sets,
+        n_sets_per_multiplicity=n_sets_per_multiplicity,
+        imbalance=imbalance,
+    )
+    rng = _check_rng(random_state)
+    images, _, pools = _source_pool(subset)
+    width = max(len(s) for s, _ in plan)
+
+    n_samples = sum(n for _, n in plan)
+    canvas = np.zeros((n_samples, _CANVAS_SIZE, _CANVAS_SIZE))
+    target = np.zeros((n_samples, _N_CLASSES), dtype=np.int64)
+    sources = np.full((n_samples, width), -1, dtype=np.int64)
+    corners = np.full((n_samples, width), -1, dtype=np.int64)
+    start = 0
+    for label_set, n in plan:
+        m = len(label_set)
+        rows = slice(start, start + n)
+        target[rows, list(label_set)] = 1
+        # m distinct corners per sample: the first m of a random permutation of the 4 corners
+        corners[rows, :m] = np.argsort(rng.random((n, len(_CORNERS))), axis=1)[:, :m]
+        for j, k in enumerate(label_set):
+            sources[rows, j] = rng.choice(pools[k], size=n, replace=True)
+        block = canvas[rows]
+        for j in range(m):
+            digit = images[sources[rows, j]]
+            for q, (r0, c0) in enumerate(_CORNERS):
+                hit = corners[rows, j] == q
+                window = block[hit, r0 : r0 + _DIGIT_SIZE, c0 : c0 + _DIGIT_SIZE]
+                block[hit, r0 : r0 + _DIGIT_SIZE, c0 : c0 + _DIGIT_SIZE] = np.maximum(
+                    window, digit[hit]
+                )
+        canvas[rows] = block
+        start += n
+
+    if shuffle:
+        order = rng.permutation(n_samples)
+        canvas, target, sources, corners = (a[order] for a in (canvas, target, sources, corners))
+
+    flat = canvas.reshape(n_samples, -1)
+    data = flat if image_shape == "flat" else canvas[:, np.newaxis, :, :]
+    feature_names = [f"pixel_{r}_{c}" for r in range(_CANVAS_SIZE) for c in range(_CANVAS_SIZE)]
+    target_names = [str(k) for k in range(_N_CLASSES)]
+    frame = None
+    if as_frame:
+        data, target, frame = _as_frames(flat, target, feature_names, target_names)
+    if return_X_y:
+        return data, target
+    counts_text = ", ".join(
+        f"m={m}: {sorted({n for s, n in plan if len(s) == m})} per set "
+        f"x {sum(1 for s, _ in plan if len(s) == m)} sets"
+        for m in sorted({len(s) for s, _ in plan})
+    )
+    return Bunch(
+        data=data,
+        target=target,
+        frame=frame,
+        images=canvas,
+        feature_names=feature_names,
+        target_names=target_names,
+        label_sets=plan,
+        source_indices=sources,
+        corners=corners,
+        DESCR=_DESCR.format(
+            counts=counts_text, n_samples=n_samples, n_sets=len(plan), subset=subset
+        ),
+    )

@@ -1,0 +1,39 @@
+import pytest
+import torch
+from torch import nn
+
+from sklearn_mlabnc import MLabNCNetwork
+from sklearn_mlabnc.backbones import MLP
+
+
+def test_mlp_shapes_and_width():
+    net = MLP(7, (12, 9), n_outputs=4)
+    assert net.n_outputs == 4
+    assert net(torch.randn(3, 7)).shape == (3, 4)
+    assert MLP(7, (12, 9)).n_outputs == 9
+    with pytest.raises(ValueError, match="at least one"):
+        MLP(7, ())
+
+
+@pytest.mark.parametrize("head", ["linear", "etf"])
+def test_network_returns_logits_and_features(head):
+    net = MLabNCNetwork(MLP(5, (8,)), n_outputs=3, head=head, feature_dim=6, n_backbone_outputs=8)
+    logits, features = net(torch.randn(4, 5))
+    assert logits.shape == (4, 3) and features.shape == (4, 6)
+    torch.testing.assert_close(logits, net.head(features))
+
+
+def test_backbone_width_is_inferred_and_outputs_must_be_2d():
+    backbone = nn.Sequential(nn.Linear(5, 11), nn.ReLU())
+    net = MLabNCNetwork(backbone, n_outputs=2, example_input=torch.randn(2, 5))
+    assert net.n_features == 11
+    with pytest.raises(TypeError, match="2-D tensor"):
+        MLabNCNetwork(nn.Unflatten(1, (5, 1)), n_outputs=2, example_input=torch.randn(2, 5))
+
+
+def test_bfloat16_autocast_returns_float32():
+    net = MLabNCNetwork(
+        MLP(5, (8,)), n_outputs=3, n_backbone_outputs=8, autocast_dtype=torch.bfloat16
+    )
+    logits, features = net(torch.randn(4, 5))
+    assert logits.dtype == torch.float32 and features.dtype == torch.float32
