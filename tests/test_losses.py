@@ -9,7 +9,7 @@ from sklearn_mlabnc import OneVsAllLoss, PickAllLabelLoss
 def _pal_reference(logits, target, normalize=False):
     """Loop-based -sum_{k in S} log softmax(z)_k (optionally / |S|), averaged."""
     total = 0.0
-    for z, row in zip(logits.tolist(), target.tolist()):
+    for z, row in zip(logits.tolist(), target.tolist(), strict=True):
         log_norm = math.log(sum(math.exp(v) for v in z))
         labels = [k for k, on in enumerate(row) if on]
         loss = sum(log_norm - z[k] for k in labels)
