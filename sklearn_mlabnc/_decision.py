@@ -23,9 +23,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# Alternating least-squares rounds for the tag-wise prototypes; the fit is bilinear and
-# converges in a handful of rounds on real features.
-_PROTOTYPE_ROUNDS = 20
+# Alternating least squares for the tag-wise prototypes: at most this many rounds, stopping
+# once no scale c_m moves by more than the tolerance (relative).
+_PROTOTYPE_ROUNDS = 500
+_PROTOTYPE_TOL = 1e-12
 
 
 def split_background(logits: torch.Tensor, has_background: bool):
@@ -91,42 +92,50 @@ def _top_m(scores: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 class TagwisePrototypes:
     """Label-set prototypes ``o + c_m * mean_{k in S} a_k`` fitted to training features.
 
-    ``a_k`` are label atoms and ``c_m`` per-multiplicity scales, fitted by alternating least
-    squares to the label-set means (weighted by their counts) relative to the origin ``o``, the
-    training feature mean. With singletons present the atoms are their means, as in the paper's
-    tag-wise average; labels never seen alone still get an atom from the sets containing them.
+    ``a_k`` are label atoms, ``c_m`` per-multiplicity scales and ``o`` an origin, fitted by
+    alternating least squares to the label-set means weighted by their counts: for fixed
+    scales, atoms and origin solve one linear least-squares problem; for fixed atoms and origin
+    each ``c_m`` has a closed form. With singletons present the atoms follow their means, as in
+    the paper's tag-wise average; labels never seen alone still get an atom from the sets
+    containing them, so unseen label sets get prototypes too.
     """
 
     def fit(self, features: np.ndarray, Y: np.ndarray) -> TagwisePrototypes:
         features = np.asarray(features, dtype=np.float64)
         Y = np.asarray(Y) > 0
         sizes = Y.sum(axis=1)
-        self.origin_ = features.mean(axis=0)
         self.empty_mean_ = features[sizes == 0].mean(axis=0) if (sizes == 0).any() else None
         keep = sizes > 0
-        sets, inverse, counts = np.unique(Y[keep], axis=0, return_inverse=True, return_counts=True)
+        sets, inverse, counts = np.unique(
+            Y[keep], axis=0, return_inverse=True, return_counts=True
+        )
         inverse = inverse.ravel()
         set_means = np.zeros((len(sets), features.shape[1]))
-        np.add.at(set_means, inverse, features[keep] - self.origin_)
+        np.add.at(set_means, inverse, features[keep])
         set_means /= counts[:, None]
         set_sizes = sets.sum(axis=1)
         averaging = sets / set_sizes[:, None]  # rows: mean over the set's labels
-        self.multiplicities_ = np.unique(set_sizes)
-        scales = dict.fromkeys(self.multiplicities_.tolist(), 1.0)
+        scales = dict.fromkeys(np.unique(set_sizes).tolist(), 1.0)
         n_labels = Y.shape[1]
-        ridge = 1e-8 * counts.sum() * np.eye(n_labels)
+        ridge = 1e-9 * counts.sum() * np.eye(n_labels + 1)
+        weights = counts[:, None]
         for _ in range(_PROTOTYPE_ROUNDS):
             design = averaging * np.array([scales[m] for m in set_sizes])[:, None]
-            gram = design.T @ (counts[:, None] * design) + ridge
-            atoms = np.linalg.solve(gram, design.T @ (counts[:, None] * set_means))
+            design = np.hstack([design, np.ones((len(sets), 1))])  # last column: origin
+            gram = design.T @ (weights * design) + ridge
+            solution = np.linalg.solve(gram, design.T @ (weights * set_means))
+            atoms, origin = solution[:-1], solution[-1]
+            residual = set_means - origin
+            previous = dict(scales)
             for m in scales:
                 rows = set_sizes == m
                 base = averaging[rows] @ atoms
-                denom = np.sum(counts[rows, None] * base * base)
+                denom = np.sum(weights[rows] * base * base)
                 if denom > 0:
-                    scales[m] = float(np.sum(counts[rows, None] * base * set_means[rows]) / denom)
-        self.atoms_ = atoms
-        self.scales_ = scales
+                    scales[m] = float(np.sum(weights[rows] * base * residual[rows]) / denom)
+            if all(abs(scales[m] - previous[m]) <= _PROTOTYPE_TOL * abs(scales[m]) for m in scales):
+                break
+        self.atoms_, self.origin_, self.scales_ = atoms, origin, scales
         return self
 
     def predict(

@@ -1,0 +1,100 @@
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_mlabnc._decision import (
+    TagwisePrototypes,
+    cardinality_rule,
+    split_background,
+    threshold_rule,
+    tune_threshold,
+)
+
+
+def _micro_f1(pred, truth):
+    tp = (pred & truth).sum()
+    return 2 * tp / (pred.sum() + truth.sum())
+
+
+def test_threshold_rule_is_a_fraction_of_the_top_score():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]))
+    empty = torch.zeros(2, dtype=torch.bool)
+    out = threshold_rule(logits, empty, 0.55).numpy()
+    np.testing.assert_array_equal(out, [[1, 1, 0], [0, 0, 1]])
+    assert threshold_rule(logits, torch.tensor([True, False]), 0.55)[0].sum() == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tuned_threshold_matches_brute_force_search(seed):
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(60, 5, generator=gen, dtype=torch.float64)
+    truth = (torch.rand(60, 5, generator=gen) < 0.3) | (logits > 0.8)
+    empty = torch.zeros(60, dtype=torch.bool)
+    best = tune_threshold(logits, empty, truth)
+    tuned_f1 = _micro_f1(threshold_rule(logits, empty, best), truth)
+    grid = np.exp(-np.linspace(0, 6, 3001))
+    brute = max(_micro_f1(threshold_rule(logits, empty, t), truth) for t in grid)
+    assert float(tuned_f1) >= float(brute) - 1e-12
+    assert 0 < best <= 1
+
+
+def test_cardinality_rule_picks_the_largest_drop_among_seen_sizes():
+    logits = torch.tensor(
+        [
+            [5.0, 4.9, 0.0, -0.1],  # two tied on top
+            [5.0, 1.0, 0.9, 0.8],  # one clear winner
+            [3.0, 2.0, 1.9, -4.0],  # three on top, but only sizes 1 and 2 were seen
+        ]
+    )
+    empty = torch.zeros(3, dtype=torch.bool)
+    out = cardinality_rule(logits, empty, np.array([1, 2])).int().numpy()
+    np.testing.assert_array_equal(out, [[1, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    out3 = cardinality_rule(logits, empty, np.array([1, 2, 3])).int().numpy()
+    np.testing.assert_array_equal(out3[2], [1, 1, 1, 0])
+
+
+def test_background_column_marks_empty_predictions():
+    logits = torch.tensor([[1.0, 0.0, 3.0], [2.0, 0.0, 1.0]])
+    labels, empty = split_background(logits, True)
+    assert labels.shape == (2, 2)
+    np.testing.assert_array_equal(empty.numpy(), [True, False])
+    labels, empty = split_background(logits, False)
+    assert labels.shape == (2, 3) and not empty.any()
+
+
+def _tagwise_features(K=4, d=6, scales=(1.0, 0.6, 0.4), offset=2.0, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    atoms = rng.normal(size=(K, d))
+    origin = offset * np.ones(d)
+    rows, features = [], []
+    for m, c in zip((1, 2, 3), scales, strict=True):
+        for labels in itertools.combinations(range(K), m):
+            for _ in range(3):
+                y = np.zeros(K)
+                y[list(labels)] = 1
+                rows.append(y)
+                features.append(origin + c * atoms[list(labels)].mean(axis=0))
+    H = np.array(features) + noise * rng.normal(size=(len(features), d))
+    return H, np.array(rows), atoms, origin
+
+
+def test_tagwise_prototypes_recover_an_exact_geometry():
+    H, Y, atoms, origin = _tagwise_features()
+    protos = TagwisePrototypes().fit(H, Y)
+    assert protos.scales_[2] / protos.scales_[1] == pytest.approx(0.6, rel=1e-6)
+    assert protos.scales_[3] / protos.scales_[1] == pytest.approx(0.4, rel=1e-6)
+    np.testing.assert_allclose(protos.origin_, origin, atol=1e-6)
+    np.testing.assert_allclose(protos.scales_[1] * protos.atoms_, atoms, atol=1e-6)
+
+
+def test_prototype_rule_predicts_sets_including_unseen_ones():
+    H, Y, _, _ = _tagwise_features(noise=0.01)
+    unseen = (Y[:, 0] == 1) & (Y[:, 3] == 1) & (Y.sum(axis=1) == 2)
+    protos = TagwisePrototypes().fit(H[~unseen], Y[~unseen])
+    # Logits that rank the true labels first, as a trained head would.
+    logits = torch.tensor(Y + 0.1 * np.random.default_rng(1).normal(size=Y.shape))
+    pred = protos.predict(torch.tensor(H), logits, np.array([1, 2, 3])).numpy()
+    np.testing.assert_array_equal(pred, Y.astype(bool))
+    assert pred[unseen].all(axis=0)[[0, 3]].all()
