@@ -67,7 +67,9 @@ class MLabNCClassifier(
     feature_dim : int, "n_classes" or None, default=None
         Penultimate feature dimension :math:`d`. ``"n_classes"`` gives :math:`d = K` (the
         number of outputs), the paper's parameter-saving setting for ``head="etf"``.
-        ``None`` keeps the backbone's width.
+        For the default MLP it sets the width of the last hidden layer; a user ``module``
+        gets a learned linear projection to ``feature_dim``. ``None`` keeps the backbone's
+        width.
     head : {"linear", "etf"}, default="linear"
         Learned linear classifier, or a fixed simplex equiangular tight frame (only the bias
         is trained; needs :math:`d \\ge K`).
@@ -469,7 +471,10 @@ class MLabNCClassifier(
     def _make_backbone(self, X, feature_dim):
         """The backbone and its output width (None when it must be inferred)."""
         if self.module is None:
-            mlp = MLP(X.shape[1], self.hidden_layer_sizes, n_outputs=feature_dim)
+            widths = [int(w) for w in self.hidden_layer_sizes]
+            if feature_dim is not None:  # d sets the width of the last hidden layer
+                widths = widths[:-1] + [feature_dim]
+            mlp = MLP(X.shape[1], widths)
             return mlp, mlp.n_outputs
         if isinstance(self.module, nn.Module):
             backbone = copy.deepcopy(self.module)
