@@ -10,14 +10,41 @@ from ._classifier import MLabNCClassifier
 from ._heads import SimplexETFHead, simplex_etf
 from ._losses import OneVsAllLoss, PickAllLabelLoss
 from ._network import MLabNCNetwork
+from .callbacks import CollapseMonitor
+from .collapse import CollapseReport, CollapseStatistics, collapse_report
+from .scorers import (
+    COLLAPSE_SCORERS,
+    make_collapse_scorer,
+    nc1_scorer,
+    nc2_scorer,
+    nc3_scorer,
+    nc4_scorer,
+    soft_iou_scorer,
+    tagwise_scorer,
+)
+from .transformers import CollapseFeatures, NeuralCollapseAnalyzer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "COLLAPSE_SCORERS",
+    "CollapseFeatures",
+    "CollapseMonitor",
+    "CollapseReport",
+    "CollapseStatistics",
     "MLabNCClassifier",
     "MLabNCNetwork",
     "OneVsAllLoss",
     "PickAllLabelLoss",
+    "NeuralCollapseAnalyzer",
     "SimplexETFHead",
+    "collapse_report",
+    "make_collapse_scorer",
+    "nc1_scorer",
+    "nc2_scorer",
+    "nc3_scorer",
+    "nc4_scorer",
     "simplex_etf",
+    "soft_iou_scorer",
+    "tagwise_scorer",
 ]

@@ -35,6 +35,7 @@ from ._network import MLabNCNetwork
 from ._targets import TargetEncoder
 from ._training import EpochProgressBar, FastNeuralNet, FixedSplit, PenalizedLoss
 from .backbones import MLP
+from .callbacks import CollapseMonitor
 
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 _PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
@@ -117,6 +118,10 @@ class MLabNCClassifier(
         ``"auto"`` picks CUDA when available, else the CPU.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs forward passes under autocast (losses stay in float32).
+    collapse_every : int, default=None
+        Record the collapse metrics of the training features (and of the validation
+        features with early stopping) in ``history_`` every this many epochs, through a
+        :class:`~sklearn_mlabnc.callbacks.CollapseMonitor`. ``None`` records none.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the underlying ``NeuralNet``.
     warm_start : bool, default=False
@@ -198,6 +203,7 @@ class MLabNCClassifier(
         "empty_label_sets": [StrOptions({"background", "ignore", "error"})],
         "device": [str, torch.device],
         "precision": [StrOptions(set(_PRECISIONS))],
+        "collapse_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [None, list],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -228,6 +234,7 @@ class MLabNCClassifier(
         empty_label_sets="background",
         device="auto",
         precision="float32",
+        collapse_every=None,
         callbacks=None,
         warm_start=False,
         random_state=None,
@@ -254,6 +261,7 @@ class MLabNCClassifier(
         self.empty_label_sets = empty_label_sets
         self.device = device
         self.precision = precision
+        self.collapse_every = collapse_every
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.random_state = random_state
@@ -447,6 +455,10 @@ class MLabNCClassifier(
                     EarlyStopping(patience=self.n_iter_no_change, load_best=True),
                 )
             )
+        if self.collapse_every:
+            on = ("train", "valid") if self.early_stopping else ("train",)
+            monitor = CollapseMonitor(self.collapse_every, on=on, n_labels=self.n_labels_)
+            callbacks.append(("collapse_monitor", monitor))
         if self.verbose:
             callbacks.append(("progress", EpochProgressBar(self.max_epochs)))
         callbacks += list(self.callbacks or [])

@@ -133,7 +133,8 @@ class TagwisePrototypes:
                 denom = np.sum(weights[rows] * base * base)
                 if denom > 0:
                     scales[m] = float(np.sum(weights[rows] * base * residual[rows]) / denom)
-            if all(abs(scales[m] - previous[m]) <= _PROTOTYPE_TOL * abs(scales[m]) for m in scales):
+            moves = [abs(scales[m] - previous[m]) / max(abs(scales[m]), 1e-300) for m in scales]
+            if max(moves) <= _PROTOTYPE_TOL:
                 break
         self.atoms_, self.origin_, self.scales_ = atoms, origin, scales
         return self

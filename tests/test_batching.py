@@ -28,7 +28,8 @@ def test_shuffling_is_seeded_and_changes_between_epochs():
     def order(it):
         return torch.cat([b for b, _ in it]).ravel().tolist()
 
-    a, b = BatchIterator(data, 8, shuffle=True, seed=1), BatchIterator(data, 8, shuffle=True, seed=1)
+    a = BatchIterator(data, 8, shuffle=True, seed=1)
+    b = BatchIterator(data, 8, shuffle=True, seed=1)
     first = order(a)
     assert first == order(b)
     assert first != order(a)  # the next epoch draws a new permutation

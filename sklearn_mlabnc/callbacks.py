@@ -1,0 +1,140 @@
+"""skorch callbacks that watch multi-label neural collapse during training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from skorch.callbacks import Callback
+
+from .collapse import CollapseStatistics
+
+__all__ = ["CollapseMonitor", "collapse_curves"]
+
+
+class CollapseMonitor(Callback):
+    """Record the MLab NC metrics of the training (and validation) features every k epochs.
+
+    At the end of every ``every``-th epoch (and of the last one) the network runs in
+    evaluation mode over the data set, streaming each batch's features into a
+    :class:`~sklearn_mlabnc.collapse.CollapseStatistics` on the device, so memory stays
+    ``O(label sets * d + d^2)``. The report's metrics go into the net's history as
+    ``<prefix>_nc1``, ``<prefix>_nc2_means``, ``<prefix>_nc2_classifier``, ``<prefix>_nc3``,
+    ``<prefix>_nc_m_<m>``, ``<prefix>_c_m_<m>`` (prefix ``train`` or ``valid``); epochs in
+    between have no such keys. NC4 and soft IoU are left out (they need a decision rule and
+    per-sample outputs); compute them once after training with
+    :func:`~sklearn_mlabnc.collapse.collapse_report`.
+
+    The module must return ``(logits, features)`` (as :class:`~sklearn_mlabnc.MLabNCNetwork`
+    does) and have a ``head`` whose ``weight`` and ``bias`` are the classifier :math:`W, b`.
+
+    Parameters
+    ----------
+    every : int, default=10
+        Compute the metrics every this many epochs (and at the last epoch).
+    on : sequence of {"train", "valid"}, default=("train",)
+        Which data sets to measure.
+    n_labels : int, optional
+        Number of label columns; further target/logit columns (such as the background
+        output of :class:`~sklearn_mlabnc.MLabNCClassifier`) are left out. ``None`` uses all.
+    **report_options
+        Conventions forwarded to :meth:`CollapseStatistics.report` (e.g.
+        ``classes="label_sets"``, ``global_mean="paper"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mlabnc import MLabNCClassifier
+    >>> from sklearn_mlabnc.callbacks import CollapseMonitor
+    >>> rng = np.random.default_rng(0)
+    >>> Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]] * 10)
+    >>> X = Y @ rng.normal(size=(3, 5))
+    >>> clf = MLabNCClassifier(hidden_layer_sizes=(16,), max_epochs=4, collapse_every=2)
+    >>> history = clf.fit(X, Y).history_
+    >>> "train_nc1" in history[1], "train_nc1" in history[2], "train_nc1" in history[3]
+    (True, False, True)
+    """
+
+    def __init__(
+        self,
+        every: int = 10,
+        on: Sequence[str] = ("train",),
+        n_labels: int | None = None,
+        **report_options,
+    ) -> None:
+        self.every = every
+        self.on = on
+        self.n_labels = n_labels
+        self.report_options = report_options
+
+    def initialize(self):
+        if not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"every must be a positive integer; got {self.every!r}.")
+        unknown = set(self.on) - {"train", "valid"}
+        if unknown:
+            raise ValueError(f"on may contain 'train' and 'valid' only; got {sorted(unknown)}.")
+        return self
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        epoch = len(net.history)
+        if epoch % self.every and epoch != net.max_epochs:
+            return
+        datasets = {"train": dataset_train, "valid": dataset_valid}
+        for prefix in self.on:
+            if datasets[prefix] is None:
+                continue
+            report = self.report(net, datasets[prefix])
+            for key, value in report.to_dict().items():
+                if isinstance(value, float) and not key.startswith(("n_", "bias")):
+                    net.history.record(f"{prefix}_{key}", value)
+
+    def report(self, net, dataset):
+        """The :class:`~sklearn_mlabnc.collapse.CollapseReport` of ``dataset``'s features."""
+        module = net.module_
+        n_labels = self.n_labels
+        stats = CollapseStatistics()
+        was_training = module.training
+        module.eval()
+        with torch.inference_mode():
+            for Xi, yi in net.get_iterator(dataset, training=False):
+                _, features = net.infer(Xi)
+                Y = torch.as_tensor(yi, device=features.device)
+                stats.partial_fit(features, Y[:, :n_labels] if n_labels else Y)
+        module.train(was_training)
+        head = module.head
+        K = stats.n_labels_
+        W = head.weight.detach()[:K]
+        b = None if getattr(head, "bias", None) is None else head.bias.detach()[:K]
+        return stats.report(W=W, b=b, **self.report_options)
+
+
+def collapse_curves(history: Sequence[dict], prefix: str = "train") -> dict[str, list]:
+    """Epochs and metric values recorded by :class:`CollapseMonitor`, as lists per metric.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        A fitted estimator's ``history_`` (or a skorch ``History``).
+    prefix : {"train", "valid"}, default="train"
+        Which data set's curves.
+
+    Returns
+    -------
+    dict of str to list
+        ``"epoch"`` plus one list per recorded metric (without the prefix).
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc.callbacks import collapse_curves
+    >>> history = [{"epoch": 1, "train_nc1": 2.0}, {"epoch": 2}, {"epoch": 3, "train_nc1": 0.5}]
+    >>> collapse_curves(history)
+    {'epoch': [1, 3], 'nc1': [2.0, 0.5]}
+    """
+    start = f"{prefix}_"
+    rows = [row for row in history if f"{start}nc1" in row]
+    curves: dict[str, list] = {"epoch": [row["epoch"] for row in rows]}
+    for row in rows:
+        for key, value in row.items():
+            if key.startswith(start) and key != f"{start}loss" and not key.endswith("_best"):
+                curves.setdefault(key[len(start) :], []).append(value)
+    return {key: values for key, values in curves.items() if len(values) == len(rows)}
