@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import numbers
 import warnings
 
@@ -68,9 +69,11 @@ class MLabNCClassifier(
     feature_dim : int, "n_classes" or None, default=None
         Penultimate feature dimension :math:`d`. ``"n_classes"`` gives :math:`d = K` (the
         number of outputs), the paper's parameter-saving setting for ``head="etf"``.
-        For the default MLP it sets the width of the last hidden layer; a user ``module``
-        gets a learned linear projection to ``feature_dim``. ``None`` keeps the backbone's
-        width.
+        For the default MLP it sets the width of the last hidden layer; a ``module`` class
+        (or callable) accepting ``n_outputs`` is built with ``n_outputs=feature_dim`` (as
+        :class:`~sklearn_mlabnc.backbones.ResNet18` does, which then trains about 20% fewer
+        parameters with ``head="etf"``); any other backbone gets a learned linear
+        projection to ``feature_dim``. ``None`` keeps the backbone's width.
     head : {"linear", "etf"}, default="linear"
         Learned linear classifier, or a fixed simplex equiangular tight frame (only the bias
         is trained; needs :math:`d \\ge K`).
@@ -494,7 +497,10 @@ class MLabNCClassifier(
                 if hasattr(layer, "reset_parameters"):
                     layer.reset_parameters()
         else:
-            backbone = self.module(X.shape[1])
+            kwargs = {}
+            if feature_dim is not None and _accepts(self.module, "n_outputs"):
+                kwargs["n_outputs"] = feature_dim  # the backbone itself ends at width d
+            backbone = self.module(X.shape[1], **kwargs)
             if not isinstance(backbone, nn.Module):
                 raise TypeError(
                     "module must be a torch.nn.Module instance or a callable returning one "
@@ -756,6 +762,13 @@ def _resolve_device(device) -> torch.device:
     if resolved.type not in ("cpu", "cuda"):
         raise ValueError(f"Unsupported device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'.")
     return resolved
+
+
+def _accepts(factory, name: str) -> bool:
+    try:
+        return name in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return False
 
 
 def _example_batch(X) -> torch.Tensor:

@@ -1,83 +1,278 @@
 """The ``mlabnc`` command (also ``python -m sklearn_mlabnc``).
 
-``mlabnc demo`` trains a learned-head and a fixed-ETF-head classifier on multi-label digits
-and prints their test quality, trainable-parameter counts and collapse metrics.
+- ``mlabnc demo``: learned vs fixed-ETF head on multi-label digits, with a report folder.
+- ``mlabnc reproduce``: the paper's training protocol on digits, MULAN data or an ARFF file,
+  over losses and heads.
+- ``mlabnc ufm``: the unconstrained-feature-model optimum beside the reduced closed form.
+
+Errors in the arguments, missing files and unavailable devices print one line on stderr and
+exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 __all__ = ["main"]
 
+# The paper's protocol (Li et al., ICML 2024): SGD, lr 0.1, momentum 0.9, cosine to lr/1000,
+# weight decay 5e-4 on all parameters, feature penalty 1e-3 on ||H_batch||_F^2.
+PAPER_PROTOCOL = dict(
+    optimizer="sgd", lr=0.1, momentum=0.9, lr_schedule="cosine", weight_decay=5e-4
+)
+_MULAN = ("emotions", "yeast")
 
-def _demo(args: argparse.Namespace) -> int:
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs: one line on stderr, exit status 2."""
+
+
+# ----------------------------------------------------------------------------- data
+def _load(dataset: str, data_dir: str | None, seed: int):
+    """``(X_train, Y_train, X_test, Y_test, label_names, image_shape)``."""
+    if dataset == "digits":
+        from .datasets import make_multilabel_digits
+
+        train = make_multilabel_digits(subset="train", random_state=seed)
+        test = make_multilabel_digits(subset="test", random_state=seed + 1)
+        return train.data, train.target, test.data, test.target, train.target_names, (1, 16, 16)
+    from sklearn.preprocessing import StandardScaler
+
+    from .datasets import load_mulan
+
+    if dataset in _MULAN:
+        folder = _mulan_dir(data_dir)
+        train_path, test_path = folder / f"{dataset}-train.arff", folder / f"{dataset}-test.arff"
+    else:
+        train_path = Path(dataset)
+        test_path = Path(str(train_path).replace("-train", "-test"))
+        if not train_path.is_file():
+            raise UsageError(f"no such ARFF file: {train_path}")
+        if test_path == train_path or not test_path.is_file():
+            raise UsageError(
+                f"no test split beside {train_path}: expected a file named like "
+                "NAME-train.arff with NAME-test.arff next to it"
+            )
+    try:
+        train = load_mulan(train_path)
+        test = load_mulan(test_path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    scaler = StandardScaler().fit(train.data)
+    return (
+        scaler.transform(train.data),
+        train.target,
+        scaler.transform(test.data),
+        test.target,
+        train.target_names,
+        None,
+    )
+
+
+def _mulan_dir(data_dir: str | None) -> Path:
+    candidates = [data_dir] if data_dir else []
+    candidates += [os.environ.get("MLABNC_DATA_DIR"), "../shared/data/mulan", "shared/data/mulan"]
+    for candidate in filter(None, candidates):
+        if Path(candidate, "emotions-train.arff").is_file():
+            return Path(candidate)
+    raise UsageError(
+        "MULAN data not found: pass --data-dir DIR (holding emotions-train.arff, ...) or set "
+        "MLABNC_DATA_DIR"
+    )
+
+
+def _backbone(name: str, image_shape, width: int):
+    if name == "mlp":
+        return None
+    if image_shape is None:
+        raise UsageError(f"--backbone {name} needs image data; use --dataset digits or mlp")
+    from .backbones import ResNet18, SmallCNN
+
+    if name == "cnn":
+        return functools.partial(SmallCNN, input_shape=image_shape)
+    return functools.partial(ResNet18, input_shape=image_shape, width=width)
+
+
+# ------------------------------------------------------------------------ experiments
+def _evaluate(name, clf, X_train, Y_train, X_test, Y_test, seconds) -> dict:
     import torch
     from sklearn.metrics import f1_score, hamming_loss, label_ranking_average_precision_score
 
-    from . import MLabNCClassifier
+    from .callbacks import collapse_curves
     from .collapse import collapse_report, soft_iou
-    from .datasets import make_multilabel_digits
 
-    X_train, Y_train = make_multilabel_digits(subset="train", return_X_y=True, random_state=0)
-    X_test, Y_test = make_multilabel_digits(subset="test", return_X_y=True, random_state=1)
+    Y_pred = clf.predict(X_test)
+    scores = clf.decision_function(X_test)
+    report = collapse_report(clf.transform(X_train), Y_train, W=clf.coef_, b=clf.intercept_)
+    curves = collapse_curves(clf.history_)
+    n_params = sum(p.numel() for p in clf.net_.module_.parameters() if p.requires_grad)
+    return {
+        "model": name,
+        "micro-F1": f1_score(Y_test, Y_pred, average="micro", zero_division=0),
+        "macro-F1": f1_score(Y_test, Y_pred, average="macro", zero_division=0),
+        "samples-F1": f1_score(Y_test, Y_pred, average="samples", zero_division=0),
+        "Hamming": hamming_loss(Y_test, Y_pred),
+        "LRAP": label_ranking_average_precision_score(Y_test, scores),
+        "soft IoU": soft_iou(torch.as_tensor(scores), Y_test, from_logits=True),
+        "trainable params": n_params,
+        "NC1 first": curves["nc1"][0] if curves.get("nc1") else float("nan"),
+        "NC1": report.nc1,
+        "NC2 (W)": report.nc2_classifier,
+        "NC2 (means)": report.nc2_means,
+        "NC3": report.nc3,
+        "NC_m (m=2)": report.nc_m.get(2, float("nan")),
+        "fit (s)": seconds,
+    }
+
+
+def _run(configs: dict, data, args, common: dict) -> tuple[list[dict], dict]:
+    from . import MLabNCClassifier
+
+    X_train, Y_train, X_test, Y_test = data
+    rows, models = [], {}
+    for name, config in configs.items():
+        clf = MLabNCClassifier(
+            device=args.device,
+            random_state=args.seed,
+            verbose=int(not args.quiet),
+            **{**common, **config},
+        )
+        start = time.perf_counter()
+        clf.fit(X_train, Y_train)
+        seconds = time.perf_counter() - start
+        rows.append(_evaluate(name, clf, X_train, Y_train, X_test, Y_test, seconds))
+        models[name] = clf
+        if not args.quiet:
+            print(f"  {name}: trained in {seconds:.1f} s", file=sys.stderr)
+    return rows, models
+
+
+def _demo(args: argparse.Namespace) -> int:
+    X_train, Y_train, X_test, Y_test, labels, _ = _load("digits", None, args.seed)
     print(
         f"multi-label digits: {len(X_train)} train / {len(X_test)} test canvases, "
-        f"{Y_train.shape[1]} labels, multiplicities 1-2"
+        f"{Y_train.shape[1]} labels, label sets of size 1 and 2"
     )
     configs = {
         "learned head": dict(head="linear"),
         "fixed ETF, d=K": dict(head="etf", feature_dim="n_classes"),
     }
-    rows = []
-    for name, config in configs.items():
-        clf = MLabNCClassifier(
-            max_epochs=args.epochs,
-            device=args.device,
-            random_state=args.seed,
-            verbose=int(not args.quiet),
-            **config,
-        )
-        start = time.perf_counter()
-        clf.fit(X_train, Y_train)
-        seconds = time.perf_counter() - start
-        Y_pred = clf.predict(X_test)
-        scores = clf.decision_function(X_test)
-        report = collapse_report(clf.transform(X_train), Y_train, W=clf.coef_, b=clf.intercept_)
-        n_params = sum(p.numel() for p in clf.net_.module_.parameters() if p.requires_grad)
-        rows.append(
-            {
-                "model": name,
-                "micro-F1": f1_score(Y_test, Y_pred, average="micro"),
-                "macro-F1": f1_score(Y_test, Y_pred, average="macro", zero_division=0),
-                "samples-F1": f1_score(Y_test, Y_pred, average="samples", zero_division=0),
-                "Hamming": hamming_loss(Y_test, Y_pred),
-                "LRAP": label_ranking_average_precision_score(Y_test, scores),
-                "soft IoU": soft_iou(torch.as_tensor(scores), Y_test, from_logits=True),
-                "params": n_params,
-                "NC1": report.nc1,
-                "NC2": report.nc2_classifier,
-                "NC3": report.nc3,
-                "NC_m": report.nc_m.get(2, np.nan),
-                "fit s": seconds,
-            }
-        )
-    _print_table(rows)
+    common = {
+        **PAPER_PROTOCOL,
+        "lr": 0.05,
+        "hidden_layer_sizes": (512, 512),
+        "max_epochs": args.epochs,
+        "batch_size": 128,
+        "collapse_every": max(1, args.epochs // 10),
+    }
+    rows, models = _run(configs, (X_train, Y_train, X_test, Y_test), args, common)
+    _finish(
+        "mlabnc demo: learned vs fixed-ETF head on multi-label digits",
+        rows,
+        models,
+        (X_train, Y_train),
+        labels,
+        args,
+    )
     return 0
 
 
-def _print_table(rows: list[dict]) -> None:
+def _reproduce(args: argparse.Namespace) -> int:
+    X_train, Y_train, X_test, Y_test, labels, shape = _load(args.dataset, args.data_dir, args.seed)
+    module = _backbone(args.backbone, shape, args.width)
+    configs = {}
+    for loss in args.loss:
+        for head in args.head:
+            config = dict(loss=loss, head=head, module=module)
+            if head == "etf":
+                config["feature_dim"] = "n_classes"
+            configs[f"{loss}, {'fixed ETF, d=K' if head == 'etf' else 'learned head'}"] = config
+    common = {
+        **PAPER_PROTOCOL,
+        "lr": args.lr,
+        "max_epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "collapse_every": args.every,
+        "feature_decay": args.feature_decay,
+    }
+    if args.backbone == "mlp":
+        common["hidden_layer_sizes"] = tuple(args.hidden)
+    print(
+        f"{args.dataset}: {len(X_train)} train / {len(X_test)} test samples, "
+        f"{Y_train.shape[1]} labels; backbone {args.backbone}, {args.epochs} epochs"
+    )
+    rows, models = _run(configs, (X_train, Y_train, X_test, Y_test), args, common)
+    _finish(f"mlabnc reproduce on {args.dataset}", rows, models, (X_train, Y_train), labels, args)
+    return 0
+
+
+def _finish(title, rows, models, train, labels, args) -> None:
+    print(_markdown_table(rows))
+    if args.out:
+        _write_report(Path(args.out), title, rows, models, train, labels, args)
+        print(f"\nreport written to {Path(args.out) / 'report.md'}")
+
+
+def _write_report(out: Path, title, rows, models, train, labels, args) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"# {title}",
+        "",
+        f"Command: `mlabnc {' '.join(args.argv)}`",
+        "",
+        _markdown_table(rows),
+    ]
+    try:
+        figures = _figures(models, train, labels)
+    except ImportError as exc:
+        lines += ["", f"No plots: {exc}"]
+        figures = {}
+    for name, (figure, caption) in figures.items():
+        figure.savefig(out / name, dpi=120, bbox_inches="tight")
+        lines += ["", f"## {caption}", "", f"![{caption}]({name})"]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _figures(models, train, labels) -> dict:
+    from . import plotting
+
+    X_train, Y_train = train
+    first = next(iter(models.values()))
+    figures = {
+        "collapse_curves.png": (
+            plotting.plot_collapse_curves(models),
+            "Collapse metrics of the training features over epochs",
+        ),
+        "geometry.png": (
+            plotting.plot_geometry(
+                first.transform(X_train), Y_train, W=first.coef_, label_names=list(labels)
+            ),
+            f"Feature geometry ({next(iter(models))})",
+        ),
+        "etf_comparison.png": (
+            plotting.plot_etf_comparison(models),
+            "Pairwise cosines of the classifier rows",
+        ),
+    }
+    return figures
+
+
+def _markdown_table(rows: list[dict]) -> str:
     columns = list(rows[0])
     cells = [[_format(row[c]) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in cells:
-        print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |")
+        lines.append("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |")
+    return "\n".join(lines)
 
 
 def _format(value) -> str:
@@ -85,7 +280,74 @@ def _format(value) -> str:
         return value
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
+    if not np.isfinite(value):
+        return "nan"
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.2e}"
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+# -------------------------------------------------------------------------------- ufm
+def _ufm(args: argparse.Namespace) -> int:
+    import itertools
+
+    from .ufm import reduced_problem, solve_ufm
+
+    K, M = args.classes, args.max_multiplicity
+    if not 2 <= K <= 12:
+        raise UsageError("--classes must be between 2 and 12")
+    if not 1 <= M < K:
+        raise UsageError("--max-multiplicity must be between 1 and classes - 1")
+    counts = {1: args.n_singleton, **{m: args.n_set for m in range(2, M + 1)}}
+    rows = []
+    for m in range(1, M + 1):
+        for labels in itertools.combinations(range(K), m):
+            row = np.zeros(K, dtype=int)
+            row[list(labels)] = 1
+            rows += [row] * counts[m]
+    Y = np.array(rows)
+    decay = dict(weight_decay=args.weight_decay, feature_decay=args.feature_decay)
+    solution = solve_ufm(
+        Y, n_features=args.features, loss=args.loss, random_state=args.seed, **decay
+    )
+    reduced = reduced_problem(counts, K, loss=args.loss, **decay)
+    report = solution.report()
+    W_row = float(np.linalg.norm(solution.W, axis=1).mean())
+    print(
+        f"UFM: K={K}, multiplicities 1..{M}, counts per set {counts}, loss {args.loss}, "
+        f"{len(Y)} samples, d={solution.W.shape[1]}"
+    )
+    print(
+        f"solver: objective {solution.objective:.10g}, gradient norm {solution.grad_norm:.2e}, "
+        f"converged {solution.converged}"
+    )
+    table = [
+        ("objective", solution.objective, reduced.objective),
+        ("alpha = ||w_k||", W_row, reduced.alpha),
+    ]
+    table += [(f"c_{m}", report.c_m.get(m, np.nan), reduced.c_m[m]) for m in range(2, M + 1)]
+    table = [
+        {"quantity": name, "solver": f"{a:.10g}", "closed form": f"{b:.10g}"}
+        for name, a, b in table
+    ]
+    print(_markdown_table(table))
+    metrics = [
+        {"metric": k, "value": report.to_dict()[k]}
+        for k in ("nc1", "nc2_means", "nc2_classifier", "nc3")
+    ]
+    metrics += [{"metric": f"nc_m_{m}", "value": v} for m, v in report.nc_m.items()]
+    print(_markdown_table(metrics))
+    for note in (*reduced.notes, *report.notes):
+        print(f"note: {note}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ main
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,14 +355,56 @@ def _parser() -> argparse.ArgumentParser:
         prog="mlabnc", description="Multi-label neural collapse with scikit-learn and PyTorch."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser(
-        "demo", help="learned vs fixed-ETF head on multi-label digits (about a minute on a CPU)"
+
+    def run_options(sub, epochs):
+        sub.add_argument("--epochs", type=_positive, default=epochs, help=f"default {epochs}")
+        sub.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda[:N]'")
+        sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        sub.add_argument("--out", help="folder for report.md and the PNG plots")
+        sub.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    demo = commands.add_parser("demo", help="learned vs fixed-ETF head on multi-label digits")
+    run_options(demo, 60)
+    demo.set_defaults(run=_demo, out="mlabnc-report")
+
+    rep = commands.add_parser("reproduce", help="the paper's protocol over losses and heads")
+    rep.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits, emotions, yeast or a NAME-train.arff path (NAME-test.arff beside it)",
     )
-    demo.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
-    demo.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda[:N]'")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    demo.set_defaults(run=_demo)
+    rep.add_argument("--data-dir", help="folder of the MULAN files (emotions, yeast)")
+    rep.add_argument("--backbone", choices=("mlp", "cnn", "resnet18"), default="mlp")
+    rep.add_argument(
+        "--hidden",
+        type=_positive,
+        nargs="+",
+        default=[512, 512],
+        help="MLP hidden widths (default 512 512)",
+    )
+    rep.add_argument("--width", type=_positive, default=64, help="ResNet-18 base width")
+    rep.add_argument(
+        "--loss", nargs="+", choices=("pal", "pal_normalized", "bce"), default=["pal"]
+    )
+    rep.add_argument("--head", nargs="+", choices=("linear", "etf"), default=["linear", "etf"])
+    rep.add_argument("--lr", type=float, default=0.1)
+    rep.add_argument("--batch-size", type=_positive, default=128)
+    rep.add_argument("--feature-decay", type=float, default=1e-3)
+    rep.add_argument("--every", type=_positive, default=20, help="NC metrics every k epochs")
+    run_options(rep, 200)
+    rep.set_defaults(run=_reproduce)
+
+    ufm = commands.add_parser("ufm", help="UFM optimum vs the reduced closed form")
+    ufm.add_argument("--classes", type=int, default=5)
+    ufm.add_argument("--max-multiplicity", type=int, default=2)
+    ufm.add_argument("--n-singleton", type=_positive, default=3, help="samples per singleton")
+    ufm.add_argument("--n-set", type=_positive, default=1, help="samples per larger set")
+    ufm.add_argument("--features", type=_positive, help="feature dimension d (default K)")
+    ufm.add_argument("--loss", choices=("pal", "pal_normalized"), default="pal")
+    ufm.add_argument("--weight-decay", type=float, default=5e-4)
+    ufm.add_argument("--feature-decay", type=float, default=1e-3)
+    ufm.add_argument("--seed", type=int, default=0)
+    ufm.set_defaults(run=_ufm)
     return parser
 
 
@@ -115,24 +419,26 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 on a usage error.
+        The exit status: 0 on success, 2 on a usage error (one line on stderr).
 
     Examples
     --------
     >>> from sklearn_mlabnc.cli import main
-    >>> main(["demo", "--epochs", "0"])
+    >>> main(["ufm", "--classes", "3", "--quiet"])
     2
+    >>> main(["ufm", "--classes", "3", "--max-multiplicity", "1"])  # doctest: +ELLIPSIS
+    UFM: K=3, multiplicities 1..1, ...
+    0
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if getattr(args, "epochs", 1) < 1:
-        print("mlabnc: error: --epochs must be a positive integer", file=sys.stderr)
-        return 2
+    args.argv = argv
     try:
         return args.run(args)
-    except ValueError as exc:  # bad device and other user errors: one clear line
+    except (UsageError, ValueError, FileNotFoundError) as exc:
         print(f"mlabnc: error: {exc}", file=sys.stderr)
         return 2
