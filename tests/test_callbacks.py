@@ -27,7 +27,7 @@ def test_last_record_equals_an_independent_report_of_the_final_features():
     for key in ("nc1", "nc2_means", "nc2_classifier", "nc3"):
         assert last[f"train_{key}"] == pytest.approx(getattr(expected, key), rel=1e-4, abs=1e-6)
     assert last["train_nc_m_2"] == pytest.approx(expected.nc_m[2], rel=1e-4, abs=1e-6)
-    assert [row["epoch"] for row in clf.history_ if "train_nc1" in row] == [3, 6]
+    assert [row["epoch"] for row in clf.history_ if "train_nc1" in row] == [1, 3, 6]
 
 
 def test_collapse_curves_and_nc1_falls_with_a_fixed_etf_head():
@@ -42,7 +42,7 @@ def test_collapse_curves_and_nc1_falls_with_a_fixed_etf_head():
         random_state=0,
     ).fit(X, Y)
     curves = collapse_curves(clf.history_)
-    assert curves["epoch"] == list(range(5, 41, 5))
+    assert curves["epoch"] == [1, *range(5, 41, 5)]
     assert {"nc1", "nc2_means", "nc3", "nc_m_2", "c_m_2"} <= set(curves)
     assert curves["nc1"][-1] < curves["nc1"][0] / 3
     assert curves["nc2_classifier"][-1] == pytest.approx(0, abs=1e-5)  # the ETF itself
@@ -58,7 +58,7 @@ def test_validation_curves_with_early_stopping():
         random_state=0,
     ).fit(X, Y)
     assert "valid_nc1" in clf.history_[1] and "train_nc1" in clf.history_[1]
-    assert collapse_curves(clf.history_, prefix="valid")["epoch"] == [2, 4]
+    assert collapse_curves(clf.history_, prefix="valid")["epoch"] == [1, 2, 4]
 
 
 @pytest.mark.parametrize(
