@@ -10,6 +10,7 @@ from ._classifier import MLabNCClassifier
 from ._heads import SimplexETFHead, simplex_etf
 from ._losses import OneVsAllLoss, PickAllLabelLoss
 from ._network import MLabNCNetwork
+from ._persistence import load_model
 from .callbacks import CollapseMonitor
 from .collapse import CollapseReport, CollapseStatistics, collapse_report
 from .scorers import (
@@ -39,6 +40,7 @@ __all__ = [
     "NeuralCollapseAnalyzer",
     "SimplexETFHead",
     "collapse_report",
+    "load_model",
     "make_collapse_scorer",
     "nc1_scorer",
     "nc2_scorer",

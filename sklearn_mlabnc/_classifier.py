@@ -708,6 +708,34 @@ class MLabNCClassifier(
         _, features = self._forward(X)
         return features.cpu().numpy().astype(np.float64)
 
+    def save(self, path):
+        """Save the fitted model to a safetensors file, loadable without pickle.
+
+        See :func:`~sklearn_mlabnc.load_model`; a model saved on a GPU loads on a CPU.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file, conventionally ``*.safetensors``.
+
+        Returns
+        -------
+        pathlib.Path
+            The written path.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np
+        >>> from sklearn_mlabnc import MLabNCClassifier
+        >>> X = np.random.default_rng(0).normal(size=(30, 3))
+        >>> clf = MLabNCClassifier(hidden_layer_sizes=(8,), max_epochs=1).fit(X, X[:, :2] > 0)
+        >>> clf.save(tempfile.mkdtemp() + "/model.safetensors").suffix
+        '.safetensors'
+        """
+        from ._persistence import save_model
+
+        return save_model(self, path)
+
     # --------------------------------------------------------------- introspection
     @property
     def coef_(self) -> np.ndarray:
