@@ -554,7 +554,8 @@ class MLabNCClassifier(
     # --------------------------------------------------------------- prediction
     def _forward_dataset(self, dataset):
         module = self.net_.module_
-        was_training = module.training
+        # Inference leaves the module in eval mode rather than restoring the previous mode:
+        # toggling back would race with concurrent predict calls from other threads.
         module.eval()
         iterator = BatchIterator(dataset, batch_size=self.batch_size * _PREDICT_BATCH_FACTOR)
         logits, features = [], []
@@ -563,7 +564,6 @@ class MLabNCClassifier(
                 z, h = module(Xb)
                 logits.append(z)
                 features.append(h)
-        module.train(was_training)
         return torch.cat(logits), torch.cat(features)
 
     def _forward(self, X):

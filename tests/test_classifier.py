@@ -302,3 +302,28 @@ def test_no_warnings_on_clean_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MLabNCClassifier(**SMALL).fit(X, Y).predict(X)
+
+
+def test_concurrent_predictions_from_threads_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, Y = _multilabel_data(n=300)
+    clf = MLabNCClassifier(**SMALL).fit(X, Y)
+    expected = clf.predict_proba(X)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: clf.predict_proba(X), range(8)))
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_grid_search_in_parallel_worker_processes():
+    X, Y = _multilabel_data()
+    search = GridSearchCV(
+        MLabNCClassifier(**SMALL), {"head": ["linear", "etf"]}, scoring="f1_micro", cv=2, n_jobs=2
+    ).fit(X, Y)
+    serial = GridSearchCV(
+        MLabNCClassifier(**SMALL), {"head": ["linear", "etf"]}, scoring="f1_micro", cv=2
+    ).fit(X, Y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
