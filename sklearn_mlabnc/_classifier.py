@@ -346,6 +346,7 @@ class MLabNCClassifier(
             reset=not incremental,
             ensure_min_samples=2,
         )
+        _check_magnitude(X)
         if not incremental:
             self._encoder = TargetEncoder()
             if classes is not None and np.ndim(y) == 1:
@@ -571,6 +572,7 @@ class MLabNCClassifier(
         X = validate_data(
             self, X, accept_sparse="csr", dtype=(np.float32, np.float64), reset=False
         )
+        _check_magnitude(X)
         return self._forward_dataset(TensorBatches(X, None, self.net_.device))
 
     def _label_sets(self, logits, features):
@@ -790,6 +792,22 @@ def _resolve_device(device) -> torch.device:
     if resolved.type not in ("cpu", "cuda"):
         raise ValueError(f"Unsupported device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'.")
     return resolved
+
+
+# Networks run in float32, where squares of values above ~1e19 overflow; well before that,
+# activations and batch statistics lose all precision.
+_MAX_ABS_INPUT = 1e15
+
+
+def _check_magnitude(X) -> None:
+    values = X.data if sp.issparse(X) else X
+    largest = float(np.abs(values).max()) if values.size else 0.0
+    if largest > _MAX_ABS_INPUT:
+        raise ValueError(
+            f"X has values as large as {largest:.3g} in magnitude; the network computes in "
+            f"float32 and cannot train or predict on values beyond {_MAX_ABS_INPUT:.0e}. "
+            "Standardise X first (e.g. sklearn.preprocessing.StandardScaler)."
+        )
 
 
 def _accepts(factory, name: str) -> bool:

@@ -61,11 +61,13 @@ def tune_threshold(label_logits: torch.Tensor, empty: torch.Tensor, Y: torch.Ten
     valid = torch.ones_like(f1, dtype=torch.bool)
     valid[:-1] = gaps[:-1] > gaps[1:]
     valid &= torch.isfinite(gaps)
+    if not bool(valid.any()):  # every sample predicts the empty set: nothing to tune
+        return 1.0
     best = int(torch.argmax(f1.masked_fill(~valid, -1.0)))
     upper = float(gaps[best])
     lower = float(gaps[best + 1]) if best + 1 < len(gaps) else upper - 1.0
     lower = upper - 1.0 if not np.isfinite(lower) else lower
-    return float(min(1.0, np.exp(0.5 * (upper + lower))))
+    return float(np.clip(np.exp(0.5 * (upper + lower)), 1e-12, 1.0))
 
 
 def cardinality_rule(
@@ -106,9 +108,7 @@ class TagwisePrototypes:
         sizes = Y.sum(axis=1)
         self.empty_mean_ = features[sizes == 0].mean(axis=0) if (sizes == 0).any() else None
         keep = sizes > 0
-        sets, inverse, counts = np.unique(
-            Y[keep], axis=0, return_inverse=True, return_counts=True
-        )
+        sets, inverse, counts = np.unique(Y[keep], axis=0, return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
         set_means = np.zeros((len(sets), features.shape[1]))
         np.add.at(set_means, inverse, features[keep])

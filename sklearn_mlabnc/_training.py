@@ -61,8 +61,9 @@ class FastNeuralNet(NeuralNet):
                 epoch = len(self.history)
                 raise FloatingPointError(
                     f"The {prefix} loss became {mean_loss} in epoch {epoch}: training "
-                    "diverged. Lower the learning rate (lr), use precision='float32', or "
-                    "enable early_stopping to keep the best parameters."
+                    "diverged. Lower the learning rate (lr), standardise X if it has large "
+                    "values (e.g. with StandardScaler), use precision='float32', or enable "
+                    "early_stopping to keep the best parameters."
                 )
             self.history.record_batch(prefix + "_loss", mean_loss)
             self.history.record_batch(prefix + "_batch_size", n_seen)
