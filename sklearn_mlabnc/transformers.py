@@ -195,8 +195,8 @@ class CollapseFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
         Returns
         -------
-        features : ndarray of shape (n_samples, n_features_out_)
-            The features.
+        features : ndarray of shape (n_samples, d)
+            The features, ``d = n_features_out_`` of them.
 
         Examples
         --------

@@ -363,6 +363,14 @@ def test_nc1_matches_reference(seed, classes, inverse, global_mean):
     assert got == pytest.approx(want, rel=1e-9)
 
 
+@pytest.mark.parametrize("global_mean", ["weighted", "class_means", "paper"])
+def test_nc1_many_classes_gram_path_matches_reference(global_mean):
+    # C = 11 label sets > d = 6 features: the d x d Gram eigen-decomposition path
+    H, Y, _ = random_data(2, d=6)
+    got = nc1(H, Y, classes="label_sets", global_mean=global_mean)
+    assert got == pytest.approx(ref_nc1(H, Y, "label_sets", "pinv", global_mean), rel=1e-9)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("centered", [True, False])
 @pytest.mark.parametrize("global_mean", ["weighted", "class_means", "paper"])

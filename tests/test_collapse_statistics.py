@@ -225,6 +225,9 @@ def test_many_labels_packed_keys():
     uniq = {tuple(np.flatnonzero(r)) for r in Y}
     assert st.label_sets_.shape == (len(uniq), K)
     assert {tuple(np.flatnonzero(r)) for r in st.label_sets_} == uniq
+    keys = [tuple(np.flatnonzero(r)) for r in Y]
+    for s, c in zip(st.label_sets_, st.counts_, strict=True):
+        assert keys.count(tuple(np.flatnonzero(s))) == c
 
 
 def test_empty_label_rows_kept_and_excluded():

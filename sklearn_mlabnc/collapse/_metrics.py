@@ -206,6 +206,22 @@ def _d_lt_k_warning(s: dict[str, Any], what: str) -> None:
 
 
 # ------------------------------------------------------------------------------ NC1
+def _right_singular(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values (descending) and right singular vectors (rows) of A (C x d).
+
+    For C <= d a thin SVD of A; for C > d the eigen-decomposition of the d x d Gram
+    matrix A^T A (much cheaper for many label sets; its eigenvalues are Sigma_B up to the
+    factor C, so the rank cut below is the usual pseudo-inverse cut on Sigma_B).
+    """
+    C, d = A.shape
+    if C <= d:
+        _, sv, Vt = np.linalg.svd(A, full_matrices=False)
+        return sv, Vt
+    w, V = np.linalg.eigh(A.T @ A)
+    w, V = w[::-1], V[:, ::-1]
+    return np.sqrt(np.clip(w, 0.0, None)), V.T
+
+
 def _nc1_stats(stats: CollapseStatistics, classes: str, inverse: str, global_mean: str) -> float:
     _check_option("classes", classes, _CLASSES)
     _check_option("inverse", inverse, _INVERSES)
@@ -232,12 +248,12 @@ def _nc1_stats(stats: CollapseStatistics, classes: str, inverse: str, global_mea
         return math.nan
     B = s["sums"][idx]
     A = B / n_c[:, None] - _global_mean(s, idx, global_mean)
-    _, sv, Vt = np.linalg.svd(A, full_matrices=False)
+    sv, Vt = _right_singular(A)
     scale = float(np.abs(s["shift"]).max() + np.abs(B / n_c[:, None]).max())
     if sv.size == 0 or sv[0] <= 100 * _EPS * math.sqrt(C * s["d"]) * max(scale, 1e-300):
         _warn("NC1 is NaN: the between-class scatter is zero (all class means coincide)")
         return math.nan
-    rank = int(np.sum(sv > max(C, s["d"]) * _EPS * sv[0]))
+    rank = int(np.sum(sv > sv[0] * math.sqrt(max(C, s["d"]) * _EPS)))
     if inverse == "pinv":
         r = min(rank, C - 1) if global_mean != "paper" else rank
     else:
@@ -293,11 +309,12 @@ def nc1(
         ``'label_sets'``: every distinct non-empty label set is a class, all non-empty
         samples are used, ``C`` = number of such sets.
     inverse : {'pinv', 'svd'}, default='pinv'
-        ``'pinv'``: Moore-Penrose pseudo-inverse of ``Sigma_B`` (eigenvalues below
-        ``max(C, d) * eps`` relative, in singular-value terms, are dropped; with a
-        ``'weighted'`` or ``'class_means'`` global mean at most ``C - 1`` directions, the
-        exact rank). ``'svd'`` (Papyan et al.): invert ``Sigma_B`` on its top ``C - 1``
-        singular directions only (NaN when ``d < C - 1`` or the rank is smaller).
+        ``'pinv'``: Moore-Penrose pseudo-inverse of ``Sigma_B`` (eigenvalues of
+        ``Sigma_B`` below ``max(C, d) * eps * lambda_max`` count as zero, the
+        ``numpy.linalg.matrix_rank`` convention; with a ``'weighted'`` or
+        ``'class_means'`` global mean at most ``C - 1`` directions, the exact rank).
+        ``'svd'`` (Papyan et al.): invert ``Sigma_B`` on its top ``C - 1`` singular
+        directions only (NaN when ``d < C - 1`` or the rank is smaller).
     global_mean : {'weighted', 'class_means', 'paper'}, default='weighted'
         ``'weighted'``: sample-weighted mean of the samples used; ``'class_means'``:
         unweighted mean of the class means; ``'paper'`` (quirk of the paper's code): sum
@@ -564,7 +581,7 @@ def tagwise_average(
     *,
     centered: bool = False,
     global_mean: str = "weighted",
-    max_subsets: int = 5000,
+    max_subsets: int = 2000,
     random_state: int = 0,
 ) -> TagwiseResult:
     """Tag-wise average property NC_m, scale ``c_m`` and per-label-set residuals.
@@ -595,7 +612,7 @@ def tagwise_average(
         Subtract the global mean from all means.
     global_mean : {'weighted', 'class_means', 'paper'}, default='weighted'
         Global mean (over the singleton classes) for ``centered=True``.
-    max_subsets : int, default=5000
+    max_subsets : int, default=2000
         Cap on the number of reference subsets ``T`` per multiplicity.
     random_state : int, default=0
         Seed for sampling the reference subsets when capped.
@@ -871,7 +888,7 @@ _DEFAULT_OPTIONS: dict[str, Any] = {
     "global_mean": "weighted",
     "centered": True,
     "tagwise_centered": False,
-    "max_subsets": 5000,
+    "max_subsets": 2000,
     "random_state": 0,
 }
 
@@ -972,7 +989,7 @@ def collapse_report(
     global_mean: str = "weighted",
     centered: bool = True,
     tagwise_centered: bool = False,
-    max_subsets: int = 5000,
+    max_subsets: int = 2000,
     random_state: int = 0,
 ) -> CollapseReport:
     """All MLab NC metrics of features ``H`` with label indicator ``Y`` in one report.

@@ -100,8 +100,20 @@ def _unique_rows(Yb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = buf.view(np.uint64).ravel()
         _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
         return packed[first], inv.ravel()
-    urows, inv = np.unique(packed, axis=0, return_inverse=True)
-    return urows, inv.ravel()
+    # more than 64 labels: sort the rows as tuples of uint64 words (much faster than
+    # np.unique(axis=0), which compares structured records)
+    nw = -(-nb // 8)
+    buf = np.zeros((n, 8 * nw), dtype=np.uint8)
+    buf[:, :nb] = packed
+    words = buf.view(np.uint64)
+    order = np.lexsort(words.T[::-1])
+    sw = words[order]
+    change = np.empty(n, dtype=bool)
+    change[:1] = True
+    change[1:] = np.any(sw[1:] != sw[:-1], axis=1)
+    inv = np.empty(n, dtype=np.intp)
+    inv[order] = np.cumsum(change) - 1
+    return packed[order[change]], inv
 
 
 class CollapseStatistics:
