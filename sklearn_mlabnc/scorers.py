@@ -542,6 +542,7 @@ soft_iou_scorer = _ready(
     """,
 )
 
+#: The ready-made collapse scorers by name, for ``scoring={**COLLAPSE_SCORERS, ...}``.
 COLLAPSE_SCORERS: dict[str, _CollapseScorer] = {
     "neg_nc1": nc1_scorer,
     "neg_nc2": nc2_scorer,

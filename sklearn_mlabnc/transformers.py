@@ -334,7 +334,7 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
         Centre the singleton means in NC2 (``False`` reproduces the paper's code).
     tagwise_centered : bool, default=False
         Centre the means in the tag-wise average NC_m (the paper does not).
-    max_subsets : int, default=5000
+    max_subsets : int, default=2000
         Cap on the reference label subsets per multiplicity in NC_m.
     random_state : int, default=0
         Seed of the reference subsets when capped.
@@ -408,7 +408,7 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
         global_mean: str = "weighted",
         centered: bool = True,
         tagwise_centered: bool = False,
-        max_subsets: int = 5000,
+        max_subsets: int = 2000,
         random_state: int = 0,
         W: Any = None,
         b: Any = None,
