@@ -247,10 +247,14 @@ def _nc1_stats(stats: CollapseStatistics, classes: str, inverse: str, global_mea
         )
         return math.nan
     B = s["sums"][idx]
-    A = B / n_c[:, None] - _global_mean(s, idx, global_mean)
+    means = B / n_c[:, None]
+    A = means - _global_mean(s, idx, global_mean)
     sv, Vt = _right_singular(A)
-    scale = float(np.abs(s["shift"]).max() + np.abs(B / n_c[:, None]).max())
-    if sv.size == 0 or sv[0] <= 100 * _EPS * math.sqrt(C * s["d"]) * max(scale, 1e-300):
+    scale = float(np.abs(s["shift"]).max() + np.abs(means).max())
+    # Judge coincidence on the spread of the class means around their own mean: the
+    # 'paper' global mean sits away from coinciding means and would hide the degeneracy.
+    spread = float(np.abs(means - means.mean(axis=0)).max())
+    if sv.size == 0 or spread <= 100 * _EPS * math.sqrt(C * s["d"]) * max(scale, 1e-300):
         _warn("NC1 is NaN: the between-class scatter is zero (all class means coincide)")
         return math.nan
     rank = int(np.sum(sv > sv[0] * math.sqrt(max(C, s["d"]) * _EPS)))
@@ -349,7 +353,11 @@ def _singleton_means(
         return None
     D = s["sums"][idx] / s["counts"][idx, None]
     if centered:
-        return _zero_noise_rows(D - _global_mean(s, idx, global_mean), _noise_floor(s, D))
+        floor = _noise_floor(s, D)
+        if np.linalg.norm(D - D.mean(axis=0), axis=1).max() <= floor:
+            _warn(f"{what} is NaN: all singleton means coincide (e.g. all features equal)")
+            return None
+        return _zero_noise_rows(D - _global_mean(s, idx, global_mean), floor)
     return D + s["shift"]
 
 
@@ -474,6 +482,11 @@ def nc3(
 
 
 # ------------------------------------------------------------------------ tag-wise
+# Mean reference angle (degrees) below which NC_m's denominator is rounding noise: arccos of
+# a cosine one ulp below 1 is about 1e-6 degrees.
+_MIN_REFERENCE_ANGLE = 1e-4
+
+
 def _subsets(Kp: int, m: int, max_subsets: int, random_state: int) -> np.ndarray:
     total = math.comb(Kp, m)
     if total <= max_subsets:
@@ -551,7 +564,9 @@ def _tagwise_stats(
                 cnt += cos.size
         if np.isnan(num).any() or not good_T.all():
             _warn(f"NC_m (m={m}): some angles are undefined (zero mean vectors) and are ignored")
-        if cnt == 0 or np.isnan(num).all() or tot <= 0:
+        if cnt == 0 or np.isnan(num).all() or tot / max(cnt, 1) <= _MIN_REFERENCE_ANGLE:
+            # Reference angles at rounding level mean all label-set vectors are parallel
+            # (e.g. all features equal): the ratio would be 0/0.
             _warn(f"NC_m (m={m}) is NaN: no defined reference angle")
             nc_m[m] = math.nan
         else:
