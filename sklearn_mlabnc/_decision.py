@@ -108,6 +108,10 @@ class TagwisePrototypes:
         sizes = Y.sum(axis=1)
         self.empty_mean_ = features[sizes == 0].mean(axis=0) if (sizes == 0).any() else None
         keep = sizes > 0
+        if not keep.any():  # only empty label sets were seen: the empty set is all we predict
+            self.atoms_ = np.zeros((Y.shape[1], features.shape[1]))
+            self.origin_, self.scales_ = features.mean(axis=0), {}
+            return self
         sets, inverse, counts = np.unique(Y[keep], axis=0, return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
         set_means = np.zeros((len(sets), features.shape[1]))
@@ -147,6 +151,8 @@ class TagwisePrototypes:
         atoms = torch.as_tensor(self.atoms_, device=device, dtype=dtype)
         origin = torch.as_tensor(self.origin_, device=device, dtype=dtype)
         allowed = [int(m) for m in multiplicities if int(m) in self.scales_]
+        if not allowed:
+            return torch.zeros_like(label_logits, dtype=torch.bool)
         top = torch.argsort(label_logits, dim=1, descending=True)[:, : max(allowed)]
         running = torch.cumsum(atoms[top], dim=1)  # (n, M, d): sums of the top-m atoms
         centred = features - origin
