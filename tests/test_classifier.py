@@ -79,7 +79,9 @@ def test_fitted_attributes_and_output_shapes():
     np.testing.assert_allclose(np.exp(scores), proba, rtol=1e-4)
     assert clf.transform(X).shape == (120, 32)
     assert clf.coef_.shape == (4, 32) and clf.intercept_.shape == (4,)
-    assert 0 < clf.threshold_ <= 1
+    assert clf.decision_ == "cardinality" and not hasattr(clf, "threshold_")
+    tuned = MLabNCClassifier(decision="threshold", **SMALL).fit(X, Y)
+    assert 0 < tuned.threshold_ <= 1
 
 
 def test_multiclass_targets_are_softmax_cross_entropy():

@@ -118,4 +118,4 @@ def test_keyboard_interrupt_keeps_a_usable_model():
     X, Y = _data()
     clf = MLabNCClassifier(callbacks=[_InterruptAt(3)], **SMALL).fit(X, Y)
     assert clf.n_iter_ == 3
-    assert clf.predict(X).shape == Y.shape and 0 < clf.threshold_ <= 1
+    assert clf.predict(X).shape == Y.shape and clf.decision_ == "cardinality"
