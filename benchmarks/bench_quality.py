@@ -70,6 +70,7 @@ CURRENT = {
     key: MLabNCClassifier().get_params()[key]
     for key in (
         "hidden_layer_sizes",
+        "dropout",
         "optimizer",
         "lr",
         "weight_decay",

@@ -66,6 +66,10 @@ class MLabNCClassifier(
         with ``hidden_layer_sizes``.
     hidden_layer_sizes : tuple of int, default=(256, 256)
         Hidden widths of the default MLP backbone.
+    dropout : float in [0, 1), default=0.5
+        Dropout probability after each hidden block of the default MLP except the last, so
+        the penultimate features are never dropped (measured to help on small tabular data,
+        see the benchmarks; ignored for a user ``module``).
     feature_dim : int, "n_classes" or None, default=None
         Penultimate feature dimension :math:`d`. ``"n_classes"`` gives :math:`d = K` (the
         number of outputs), the paper's parameter-saving setting for ``head="etf"``.
@@ -185,6 +189,7 @@ class MLabNCClassifier(
     _parameter_constraints: dict = {
         "module": [None, nn.Module, callable],
         "hidden_layer_sizes": ["array-like"],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "feature_dim": [
             None,
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -220,6 +225,7 @@ class MLabNCClassifier(
         module=None,
         *,
         hidden_layer_sizes=(256, 256),
+        dropout=0.5,
         feature_dim=None,
         head="linear",
         loss="pal",
@@ -247,6 +253,7 @@ class MLabNCClassifier(
     ):
         self.module = module
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.dropout = dropout
         self.feature_dim = feature_dim
         self.head = head
         self.loss = loss
@@ -492,7 +499,7 @@ class MLabNCClassifier(
             widths = [int(w) for w in self.hidden_layer_sizes]
             if feature_dim is not None:  # d sets the width of the last hidden layer
                 widths = widths[:-1] + [feature_dim]
-            mlp = MLP(X.shape[1], widths)
+            mlp = MLP(X.shape[1], widths, dropout=self.dropout)
             return mlp, mlp.n_outputs
         if isinstance(self.module, nn.Module):
             backbone = copy.deepcopy(self.module)

@@ -36,6 +36,9 @@ class MLP(nn.Module):
     batch_norm : bool, default=True
         Add ``BatchNorm1d`` after each linear layer (helps plain SGD at the paper's
         learning rate of 0.1).
+    dropout : float, default=0.0
+        Dropout probability after every block but the last, so the features themselves are
+        never dropped (dropping them would blur the collapse being measured).
 
     Attributes
     ----------
@@ -57,8 +60,11 @@ class MLP(nn.Module):
         hidden_layer_sizes: Sequence[int] = (256, 256),
         n_outputs: int | None = None,
         batch_norm: bool = True,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout}.")
         widths = [int(w) for w in hidden_layer_sizes]
         if n_outputs is not None:
             widths.append(int(n_outputs))
@@ -66,11 +72,13 @@ class MLP(nn.Module):
             raise ValueError("MLP needs at least one hidden layer or n_outputs.")
         layers: list[nn.Module] = []
         fan_in = n_inputs
-        for width in widths:
+        for i, width in enumerate(widths):
             layers.append(nn.Linear(fan_in, width))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(width))
             layers.append(nn.ReLU())
+            if dropout and i < len(widths) - 1:
+                layers.append(nn.Dropout(dropout))
             fan_in = width
         self.layers = nn.Sequential(*layers)
         self.n_outputs = fan_in

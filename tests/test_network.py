@@ -37,3 +37,15 @@ def test_bfloat16_autocast_returns_float32():
     )
     logits, features = net(torch.randn(4, 5))
     assert logits.dtype == torch.float32 and features.dtype == torch.float32
+
+
+def test_mlp_dropout_spares_the_feature_layer():
+    net = MLP(5, (8, 8, 4), dropout=0.5)
+    dropouts = [i for i, layer in enumerate(net.layers) if isinstance(layer, torch.nn.Dropout)]
+    assert len(dropouts) == 2  # after the first two blocks, not after the features
+    assert not isinstance(net.layers[-1], torch.nn.Dropout)
+    net.eval()
+    x = torch.randn(3, 5)
+    torch.testing.assert_close(net(x), net(x))  # inactive at inference
+    with pytest.raises(ValueError, match="dropout"):
+        MLP(5, (8,), dropout=1.0)
