@@ -381,7 +381,13 @@ class MLabNCClassifier(
         train, valid = self._datasets(X, targets)
         self.net_.train_split = FixedSplit(valid) if valid is not None else None
         self.net_.max_epochs = epochs
-        self.net_.partial_fit(train, None)
+        # Dropout draws from torch's global generator: seed it for this call only, so fits
+        # are reproducible and the caller's random state is left alone.
+        device = torch.device(self.net_.device)
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(self._seed + len(self.net_.history))
+            self.net_.partial_fit(train, None)
         self.net_.train_split = None  # do not keep (device) data inside the fitted model
 
         self.history_ = self.net_.history.to_list()

@@ -154,6 +154,18 @@ def test_same_seed_gives_identical_predictions(head):
     assert not np.array_equal(a.predict_proba(X), c.fit(X, Y).predict_proba(X))
 
 
+def test_dropout_training_is_reproducible_and_leaves_global_rng_alone():
+    X, Y = _multilabel_data()
+    config = {**SMALL, "hidden_layer_sizes": (16, 16), "dropout": 0.5}
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = MLabNCClassifier(**config).fit(X, Y).predict_proba(X)
+    assert torch.rand(1) == before  # fit did not consume the caller's generator
+    b = MLabNCClassifier(**config).fit(X, Y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
 def test_predictions_do_not_depend_on_batching():
     X, Y = _multilabel_data()
     clf = MLabNCClassifier(**SMALL).fit(X, Y)
