@@ -90,6 +90,7 @@ def hand_written(X, Y, args, device):
 def library(X, Y, args, device, precision="float32"):
     clf = MLabNCClassifier(
         hidden_layer_sizes=args.hidden,
+        dropout=0.0,  # the same network as the other contenders
         optimizer="sgd",
         lr=args.lr,
         momentum=0.9,
