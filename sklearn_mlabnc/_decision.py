@@ -73,22 +73,27 @@ def tune_threshold(label_logits: torch.Tensor, empty: torch.Tensor, Y: torch.Ten
 def cardinality_rule(
     label_logits: torch.Tensor, empty: torch.Tensor, multiplicities: np.ndarray
 ) -> torch.Tensor:
-    """Top-m labels, with m the allowed multiplicity of the largest drop in sorted logits."""
-    n_labels = label_logits.shape[1]
+    """Top-m labels, with m the allowed multiplicity of the largest drop in sorted logits.
+
+    Only the ``max(m) + 1`` largest logits matter, so a partial ``topk`` replaces a sort:
+    O(n K) rather than O(n K log K) for many labels.
+    """
+    n, n_labels = label_logits.shape
     allowed = [int(m) for m in multiplicities if 1 <= m < n_labels]
     if not allowed:  # only m = n_labels (or nothing) was seen: every label is on
-        allowed_m = torch.full((len(label_logits),), n_labels, device=label_logits.device)
-    else:
-        ordered = torch.sort(label_logits, dim=1, descending=True).values
-        drops = ordered[:, :-1] - ordered[:, 1:]  # drops[:, m-1] = z_(m) - z_(m+1)
-        candidates = torch.tensor(allowed, device=label_logits.device)
-        allowed_m = candidates[torch.argmax(drops[:, candidates - 1], dim=1)]
-    return _top_m(label_logits, allowed_m) & ~empty[:, None]
+        return ~empty[:, None].expand(n, n_labels)
+    top = torch.topk(label_logits, max(allowed) + 1, dim=1)
+    drops = top.values[:, :-1] - top.values[:, 1:]  # drops[:, m-1] = z_(m) - z_(m+1)
+    candidates = torch.tensor(allowed, device=label_logits.device)
+    chosen = candidates[torch.argmax(drops[:, candidates - 1], dim=1)]
+    return _first_m(top.indices, chosen, n_labels) & ~empty[:, None]
 
 
-def _top_m(scores: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    ranks = torch.argsort(torch.argsort(scores, dim=1, descending=True), dim=1)
-    return ranks < m[:, None]
+def _first_m(indices: torch.Tensor, m: torch.Tensor, n_labels: int) -> torch.Tensor:
+    """Boolean (n, n_labels) mask of the first ``m`` labels of each row of ``indices``."""
+    positions = torch.arange(indices.shape[1], device=indices.device)
+    mask = torch.zeros(len(indices), n_labels, dtype=torch.bool, device=indices.device)
+    return mask.scatter_(1, indices, positions < m[:, None])
 
 
 class TagwisePrototypes:
@@ -153,7 +158,7 @@ class TagwisePrototypes:
         allowed = [int(m) for m in multiplicities if int(m) in self.scales_]
         if not allowed:
             return torch.zeros_like(label_logits, dtype=torch.bool)
-        top = torch.argsort(label_logits, dim=1, descending=True)[:, : max(allowed)]
+        top = torch.topk(label_logits, max(allowed), dim=1).indices
         running = torch.cumsum(atoms[top], dim=1)  # (n, M, d): sums of the top-m atoms
         centred = features - origin
         distances = []
@@ -166,4 +171,4 @@ class TagwisePrototypes:
             distances.append((features - empty).pow(2).sum(dim=1))
             sizes = torch.cat([sizes, torch.zeros(1, dtype=sizes.dtype, device=device)])
         chosen = sizes[torch.argmin(torch.stack(distances, dim=1), dim=1)]
-        return _top_m(label_logits, chosen)
+        return _first_m(top, chosen, label_logits.shape[1])
