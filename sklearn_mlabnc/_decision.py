@@ -124,24 +124,34 @@ class TagwisePrototypes:
         set_means /= counts[:, None]
         set_sizes = sets.sum(axis=1)
         averaging = sets / set_sizes[:, None]  # rows: mean over the set's labels
-        scales = dict.fromkeys(np.unique(set_sizes).tolist(), 1.0)
         n_labels = Y.shape[1]
+        # Per-multiplicity sufficient statistics, so each round costs O(M K^2 d + K^3)
+        # whatever the number of label sets: G = A^T W A, g = A^T w, R = A^T W S, r = w^T S.
+        blocks = {}
+        for m in np.unique(set_sizes).tolist():
+            rows = set_sizes == m
+            A, w, S = averaging[rows], counts[rows].astype(np.float64), set_means[rows]
+            blocks[m] = (A.T @ (w[:, None] * A), A.T @ w, A.T @ (w[:, None] * S), w @ S)
+        scales = dict.fromkeys(blocks, 1.0)
         ridge = 1e-9 * counts.sum() * np.eye(n_labels + 1)
-        weights = counts[:, None]
         for _ in range(_PROTOTYPE_ROUNDS):
-            design = averaging * np.array([scales[m] for m in set_sizes])[:, None]
-            design = np.hstack([design, np.ones((len(sets), 1))])  # last column: origin
-            gram = design.T @ (weights * design) + ridge
-            solution = np.linalg.solve(gram, design.T @ (weights * set_means))
+            gram = ridge.copy()
+            rhs = np.zeros((n_labels + 1, features.shape[1]))
+            for m, (G, g, R, r) in blocks.items():
+                c = scales[m]
+                gram[:-1, :-1] += c * c * G
+                gram[:-1, -1] += c * g
+                gram[-1, :-1] += c * g
+                rhs[:-1] += c * R
+                rhs[-1] += r
+            gram[-1, -1] += counts.sum()
+            solution = np.linalg.solve(gram, rhs)
             atoms, origin = solution[:-1], solution[-1]
-            residual = set_means - origin
             previous = dict(scales)
-            for m in scales:
-                rows = set_sizes == m
-                base = averaging[rows] @ atoms
-                denom = np.sum(weights[rows] * base * base)
+            for m, (G, g, R, _) in blocks.items():
+                denom = float(np.sum(atoms * (G @ atoms)))
                 if denom > 0:
-                    scales[m] = float(np.sum(weights[rows] * base * residual[rows]) / denom)
+                    scales[m] = float(np.sum(atoms * (R - np.outer(g, origin)))) / denom
             moves = [abs(scales[m] - previous[m]) / max(abs(scales[m]), 1e-300) for m in scales]
             if max(moves) <= _PROTOTYPE_TOL:
                 break
