@@ -8,8 +8,6 @@ when the device is a GPU).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -110,11 +108,6 @@ class BatchIterator:
         else:
             for start, stop in self._bounds():
                 yield self.dataset.take(slice(start, stop))
-
-
-def n_batches(n_samples: int, batch_size: int) -> int:
-    """Number of batches of ``batch_size`` covering ``n_samples``."""
-    return math.ceil(n_samples / batch_size)
 
 
 def _writable(array: np.ndarray) -> np.ndarray:

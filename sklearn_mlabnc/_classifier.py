@@ -359,7 +359,7 @@ class MLabNCClassifier(
         if not incremental:
             self._encoder = TargetEncoder()
             if classes is not None and np.ndim(y) == 1:
-                indicator = self._encoder.fit_transform(np.asarray(classes))
+                self._encoder.fit_transform(np.asarray(classes))  # the full label space
                 indicator = self._encoder.transform(y)
             else:
                 indicator = self._encoder.fit_transform(y)
