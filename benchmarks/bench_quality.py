@@ -43,6 +43,7 @@ import platform
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -62,7 +63,8 @@ from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
 RULES = ("threshold", "cardinality", "prototype")
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "hamming", "lrap")
-DEFAULT_DATA_DIR = "/work/shared/data/mulan"
+# The shared MULAN splits, beside the checkout (../shared/data/mulan).
+DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mulan")
 
 # The estimator's current defaults, spelled out so the JSON records them.
 # The library's defaults (read from the estimator, so the benchmark follows them).

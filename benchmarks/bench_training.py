@@ -7,7 +7,10 @@ every figure is also given as a ratio to the hand-written loop.
 
 - ``hand-written``: data resident on the device, batches sliced from a random permutation.
 - ``MLabNCClassifier``: ``fit`` end to end (validation, net construction, training, and the
-  decision rule's pass over the training data).
+  decision rule's pass over the training data). On a GPU also with ``precision="bfloat16"``;
+  with ``--compile`` also with ``compile=True`` (its first fit, which compiles, is the
+  warm-up); with ``--large-batch B`` also at batch size ``B`` (a different optimisation
+  trajectory: a throughput figure only).
 - ``skorch default``: ``skorch.NeuralNet`` with its default ``Dataset``/``DataLoader``.
 - ``sklearn MLPClassifier``: scikit-learn's own MLP (one-vs-all BCE, CPU only, no batch norm).
 
@@ -15,6 +18,9 @@ Examples::
 
     python benchmarks/bench_training.py --quick
     python benchmarks/bench_training.py --device cuda --n-samples 200000 --epochs 5
+    # per-step overhead: a network so small that the step is all Python and kernel launches
+    python benchmarks/bench_training.py --n-features 16 --hidden 16 --batch-size 16 \
+        --n-samples 16000 --epochs 1 --threads 1 --skip-sklearn --repeats 7
 """
 
 from __future__ import annotations
@@ -87,7 +93,7 @@ def hand_written(X, Y, args, device):
     return time.perf_counter() - start
 
 
-def library(X, Y, args, device, precision="float32"):
+def library(X, Y, args, device, precision="float32", compile=False, batch_size=None):
     clf = MLabNCClassifier(
         hidden_layer_sizes=args.hidden,
         dropout=0.0,  # the same network as the other contenders
@@ -96,10 +102,11 @@ def library(X, Y, args, device, precision="float32"):
         momentum=0.9,
         weight_decay=5e-4,
         lr_schedule="constant",
-        batch_size=args.batch_size,
+        batch_size=batch_size or args.batch_size,
         max_epochs=args.epochs,
         device=str(device),
         precision=precision,
+        compile=compile,
         random_state=0,
     )
     _sync(device)
@@ -172,6 +179,11 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    parser.add_argument(
+        "--compile", action="store_true", help="add MLabNCClassifier(compile=True)"
+    )
+    parser.add_argument("--large-batch", type=int, help="add MLabNCClassifier at this batch size")
     parser.add_argument("--skip-sklearn", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--out", help="write the results as JSON to this path")
@@ -179,6 +191,8 @@ def main(argv=None):
     if args.quick:
         args.n_samples, args.hidden, args.epochs, args.repeats = 8192, [256, 256], 2, 2
     args.hidden = tuple(args.hidden)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     X, Y = make_data(args.n_samples, args.n_features, args.n_labels)
 
@@ -189,9 +203,18 @@ def main(argv=None):
     }
     if device.type == "cuda":
         contenders["MLabNCClassifier bf16"] = lambda: library(X, Y, args, device, "bfloat16")
-    elif not args.skip_sklearn:
+    if args.compile:
+        contenders["MLabNCClassifier compile"] = lambda: library(X, Y, args, device, compile=True)
+    if args.large_batch:
+        contenders[f"MLabNCClassifier batch {args.large_batch}"] = lambda: library(
+            X, Y, args, device, batch_size=args.large_batch
+        )
+    if device.type == "cpu" and not args.skip_sklearn:
         contenders["sklearn MLPClassifier"] = lambda: sklearn_mlp(X, Y, args, device)
-    library(X[:2048], Y[:2048], argparse.Namespace(**{**vars(args), "epochs": 1}), device)
+    warm_up = argparse.Namespace(**{**vars(args), "epochs": 1})
+    library(X[:2048], Y[:2048], warm_up, device)
+    if args.compile:  # compilation happens once per process; leave it out of the rounds
+        library(X, Y, warm_up, device, compile=True)
 
     times = {name: [] for name in contenders}
     for _ in range(args.repeats):  # interleaved, so machine noise hits everyone alike
@@ -211,20 +234,27 @@ def main(argv=None):
         f"device {device} ({device_name}), torch threads {torch.get_num_threads()}, "
         f"best of {args.repeats}\n"
     )
-    print("| contender | samples/s | time (s) | throughput vs hand-written |")
-    print("|---|---:|---:|---:|")
+    print("| contender | samples/s | s/epoch | µs/step | throughput vs hand-written |")
+    print("|---|---:|---:|---:|---:|")
     rows = []
     for name, seconds in best.items():
+        batch = args.large_batch if name.endswith(f"batch {args.large_batch}") else args.batch_size
+        steps = args.epochs * -(-args.n_samples // batch)
         rows.append(
             {
                 "contender": name,
                 "samples_per_s": samples / seconds,
                 "seconds": seconds,
+                "seconds_per_epoch": seconds / args.epochs,
+                "us_per_step": 1e6 * seconds / steps,
                 "ratio": base / seconds,
                 "all_seconds": times[name],
             }
         )
-        print(f"| {name} | {samples / seconds:,.0f} | {seconds:.2f} | {base / seconds:.2f}x |")
+        print(
+            f"| {name} | {samples / seconds:,.0f} | {seconds / args.epochs:.3f} | "
+            f"{1e6 * seconds / steps:,.0f} | {base / seconds:.2f}x |"
+        )
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(

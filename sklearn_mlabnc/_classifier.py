@@ -90,7 +90,9 @@ class MLabNCClassifier(
     weight_decay : float, default=5e-4
         L2 penalty on all trainable parameters (the optimizer's ``weight_decay``).
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
-        Optimizer; ``momentum`` applies to SGD.
+        Optimizer; ``momentum`` applies to SGD (and its subclasses). The named ones run
+        torch's fused update (one kernel for all parameters) on CPU and CUDA devices; a
+        class is used as given.
     lr : float, default=1e-3
         Learning rate.
     momentum : float, default=0.9
@@ -126,6 +128,11 @@ class MLabNCClassifier(
         ``"auto"`` picks CUDA when available, else the CPU.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs forward passes under autocast (losses stay in float32).
+    compile : bool, default=False
+        Compile the network with ``torch.compile`` (in place, so parameter names and saved
+        models are unchanged). The first epoch pays a compilation of seconds to a minute;
+        it pays off on GPUs, where it fuses the small kernels of a step. A pickled or
+        saved model is loaded uncompiled.
     collapse_every : int, default=None
         Record the collapse metrics of the training features (and of the validation
         features with early stopping) in ``history_`` every this many epochs, through a
@@ -213,6 +220,7 @@ class MLabNCClassifier(
         "empty_label_sets": [StrOptions({"background", "ignore", "error"})],
         "device": [str, torch.device],
         "precision": [StrOptions(set(_PRECISIONS))],
+        "compile": ["boolean"],
         "collapse_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [None, list],
         "warm_start": ["boolean"],
@@ -245,6 +253,7 @@ class MLabNCClassifier(
         empty_label_sets="background",
         device="auto",
         precision="float32",
+        compile=False,
         collapse_every=None,
         callbacks=None,
         warm_start=False,
@@ -273,6 +282,7 @@ class MLabNCClassifier(
         self.empty_label_sets = empty_label_sets
         self.device = device
         self.precision = precision
+        self.compile = compile
         self.collapse_every = collapse_every
         self.callbacks = callbacks
         self.warm_start = warm_start
@@ -448,6 +458,8 @@ class MLabNCClassifier(
                 random_state=self._seed,
                 autocast_dtype=_PRECISIONS[self.precision],
             )
+        if self.compile:
+            network.compile()
         base_loss = {
             "pal": PickAllLabelLoss(),
             "pal_normalized": PickAllLabelLoss(normalize=True),
@@ -455,8 +467,11 @@ class MLabNCClassifier(
         }[self.loss]
         optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
         optimizer_params = {"optimizer__weight_decay": self.weight_decay}
-        if optimizer is torch.optim.SGD:
+        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.SGD):
             optimizer_params["optimizer__momentum"] = self.momentum
+        if _fusable(optimizer, network, device):
+            # One fused kernel updates every parameter instead of a few kernels each.
+            optimizer_params["optimizer__fused"] = True
         callbacks = []
         if self.lr_schedule == "cosine":
             callbacks.append(
@@ -838,3 +853,12 @@ def _example_batch(X) -> torch.Tensor:
     rows = X[:2]
     rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
     return torch.as_tensor(rows, dtype=torch.float32)
+
+
+def _fusable(optimizer, network: nn.Module, device) -> bool:
+    """Whether ``optimizer`` can run as torch's fused single-kernel update here."""
+    return (
+        optimizer in _OPTIMIZERS.values()
+        and torch.device(device).type in ("cpu", "cuda")
+        and all(p.dtype in (torch.float32, torch.float64) for p in network.parameters())
+    )

@@ -1,4 +1,5 @@
 import pickle
+import shutil
 import warnings
 
 import joblib
@@ -13,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_mlabnc import MLabNCClassifier
+from sklearn_mlabnc import MLabNCClassifier, load_model
 
 SMALL = dict(hidden_layer_sizes=(32,), lr=1e-2, max_epochs=20, batch_size=32, random_state=0)
 
@@ -241,6 +242,44 @@ def test_bfloat16_precision_trains():
     X, Y = _multilabel_data()
     clf = MLabNCClassifier(precision="bfloat16", **{**SMALL, "max_epochs": 40}).fit(X, Y)
     assert (clf.predict(X) == Y).all(axis=1).mean() >= 0.9
+
+
+@pytest.mark.parametrize(
+    "optimizer, torch_class",
+    [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)],
+)
+def test_builtin_optimizers_run_fused_and_match_the_unfused_update(optimizer, torch_class):
+    X, Y = _multilabel_data()
+    unfused = type("Unfused", (torch_class,), {})  # a user's class: left as it is
+    fused = MLabNCClassifier(optimizer=optimizer, **SMALL).fit(X, Y)
+    plain = MLabNCClassifier(optimizer=unfused, **SMALL).fit(X, Y)
+    assert fused.net_.optimizer_.defaults["fused"] is True
+    assert not plain.net_.optimizer_.defaults.get("fused")
+    # Compared through the training losses: the bias of a layer followed by batch norm has
+    # a zero gradient up to rounding, which Adam rescales to full-size steps, so raw
+    # parameters (and eval-mode outputs, through the running means) differ more.
+    losses = [[row["train_loss"] for row in clf.history_] for clf in (fused, plain)]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
+
+
+@pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("c++") is None,
+    reason="torch.compile on the CPU needs a C++ compiler (g++ or c++ on PATH)",
+)
+def test_compiled_network_matches_eager_and_saves_uncompiled(tmp_path):
+    X, Y = _multilabel_data()
+    params = {**SMALL, "max_epochs": 3}
+    eager = MLabNCClassifier(**params).fit(X, Y)
+    compiled = MLabNCClassifier(compile=True, **params).fit(X, Y)
+    assert compiled.net_.module_._compiled_call_impl is not None
+    expected = eager.predict_proba(X)
+    np.testing.assert_allclose(compiled.predict_proba(X), expected, atol=1e-5)
+    assert list(compiled.net_.module_.state_dict()) == list(eager.net_.module_.state_dict())
+    for loaded in (
+        pickle.loads(pickle.dumps(compiled)),
+        load_model(compiled.save(tmp_path / "m.safetensors")),
+    ):
+        np.testing.assert_allclose(loaded.predict_proba(X), expected, atol=1e-5)
 
 
 def test_divergence_raises_a_clear_error():

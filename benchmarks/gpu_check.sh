@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Every GPU figure of docs/benchmarks.md in one run (about 5 minutes on an H100).
+#
+# Run it from the repository root on a machine with a GPU. The project is put on PYTHONPATH;
+# wheels found in .whl/ (skorch, where the machine lacks it: see docs/benchmarks.md) are
+# installed into /tmp/site first.
+#
+#     bash benchmarks/gpu_check.sh                  # writes to $OUT, else ./gpu-results
+#     DEVICE=cpu QUICK=1 bash benchmarks/gpu_check.sh   # dry run of the script on a CPU
+#
+# 1. training throughput: hand-written loop vs MLabNCClassifier (float32, bfloat16,
+#    compile=True, batch 8192) vs skorch's default DataLoader, MLP 256->1024->1024->512->20,
+#    batch 1024, 200,000 samples x 5 epochs;
+# 2. the streaming collapse report on the GPU, n = 10^6, d = 512, K = 50;
+# 3. prediction throughput per decision rule, K = 10, 100, 1000;
+# 4. `mlabnc reproduce` with the ResNet-18 backbone on multi-label digits, learned vs ETF head.
+set -uo pipefail
+DEVICE=${DEVICE:-cuda}
+OUT=${OUT:-gpu-results}
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" > /dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+export PYTHONPATH=.:${PYTHONPATH:-} PYTHONUNBUFFERED=1
+if [ -n "${QUICK:-}" ]; then
+    train=(--n-samples 8192 --epochs 1 --repeats 1 --hidden 64 --large-batch 4096)
+    collapse=(--n 20000 --d 64 --K 10)
+    predict=(--quick)
+    reproduce=(--epochs 2 --width 8 --every 1)
+else
+    train=(--n-samples 200000 --epochs 5 --repeats 3 --large-batch 8192)
+    collapse=(--n 1000000 --d 512 --K 50)
+    predict=(--labels 10 100 1000 --n-samples 200000)
+    reproduce=(--epochs 30 --every 5)
+fi
+status=0
+{
+    python3 -c "import torch, sklearn, skorch; print('torch', torch.__version__, \
+'| sklearn', sklearn.__version__, '| skorch', skorch.__version__, '|', \
+torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')"
+    echo "== training" && python3 benchmarks/bench_training.py --device "$DEVICE" --compile \
+        --skip-sklearn "${train[@]}" --out "$OUT/training.json" || status=1
+    echo "== collapse" && python3 -W ignore::RuntimeWarning benchmarks/bench_collapse.py \
+        --device "$DEVICE" "${collapse[@]}" --out "$OUT/collapse.json" || status=1
+    echo "== predict" && python3 benchmarks/bench_predict.py --device "$DEVICE" \
+        "${predict[@]}" --out "$OUT/predict.json" || status=1
+    echo "== reproduce" && python3 -m sklearn_mlabnc reproduce --dataset digits \
+        --backbone resnet18 --head linear etf --device "$DEVICE" --quiet \
+        "${reproduce[@]}" --out /tmp/reproduce || status=1
+    cp /tmp/reproduce/report.md "$OUT/reproduce.md" 2>/dev/null
+    cp /tmp/reproduce/collapse_curves.png "$OUT/" 2>/dev/null
+    exit $status
+} 2>&1 | tee "$OUT/log.txt"
