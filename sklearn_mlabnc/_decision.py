@@ -161,24 +161,45 @@ class TagwisePrototypes:
     def predict(
         self, features: torch.Tensor, label_logits: torch.Tensor, multiplicities: np.ndarray
     ) -> torch.Tensor:
-        """Nearest prototype among the top-m label sets (by logit) for each allowed m."""
-        device, dtype = features.device, features.dtype
-        atoms = torch.as_tensor(self.atoms_, device=device, dtype=dtype)
-        origin = torch.as_tensor(self.origin_, device=device, dtype=dtype)
+        """Nearest prototype among the top-m label sets (by logit) for each allowed m.
+
+        With ``c = h - o`` and the prototype ``p = (c_m / m) sum_{i<m} a_{t_i}`` of the top-m
+        labels ``t``, ``||c - p||^2 - ||c||^2 = -2 (c_m/m) sum_i c.a_{t_i} + (c_m/m)^2
+        ||sum_i a_{t_i}||^2``: the common ``||c||^2`` drops out of the comparison, the inner
+        products are one (n, K) GEMM and the prototype norms come from the atoms' Gram
+        matrix, so no (n, m, d) tensor is formed.
+        """
+        device = features.device
+        n_labels = label_logits.shape[1]
         allowed = [int(m) for m in multiplicities if int(m) in self.scales_]
         if not allowed:
             return torch.zeros_like(label_logits, dtype=torch.bool)
         top = torch.topk(label_logits, max(allowed), dim=1).indices
-        running = torch.cumsum(atoms[top], dim=1)  # (n, M, d): sums of the top-m atoms
-        centred = features - origin
+        atoms = torch.as_tensor(self.atoms_, device=device, dtype=features.dtype)
+        shift = torch.as_tensor(self.origin_ @ self.atoms_.T, device=device)
+        if n_labels <= 128 * top.shape[1]:  # one (n, K) GEMM beats gathering (n, m, d) atoms
+            inner = torch.gather(features @ atoms.T, 1, top)
+        else:
+            inner = torch.bmm(atoms[top], features[:, :, None])[..., 0]
+        cum_inner = (inner.double() - shift[top]).cumsum(dim=1)  # sum_{i<=j} c . a_{t_i}
+        gram = torch.as_tensor(self.atoms_ @ self.atoms_.T, device=device).reshape(-1)
+        norms, total = [], 0.0
+        for j in range(top.shape[1]):  # ||sum_{i<=j} a_{t_i}||^2, one column at a time
+            t_j = top[:, j : j + 1]
+            cross = gram[top[:, :j] * n_labels + t_j].sum(dim=1) if j else 0.0
+            total = total + 2 * cross + gram[t_j[:, 0] * (n_labels + 1)]
+            norms.append(total)
         distances = []
         for m in allowed:
-            prototype = self.scales_[m] * running[:, m - 1] / m
-            distances.append((centred - prototype).pow(2).sum(dim=1))
+            weight = self.scales_[m] / m
+            distances.append(-2 * weight * cum_inner[:, m - 1] + weight**2 * norms[m - 1])
         sizes = torch.tensor(allowed, device=device)
         if self.empty_mean_ is not None:
-            empty = torch.as_tensor(self.empty_mean_, device=device, dtype=dtype)
-            distances.append((features - empty).pow(2).sum(dim=1))
+            offset = self.empty_mean_ - self.origin_  # ||c - offset||^2 - ||c||^2
+            along = (
+                features @ torch.as_tensor(offset, device=device, dtype=features.dtype)
+            ).double()
+            distances.append(-2 * (along - self.origin_ @ offset) + offset @ offset)
             sizes = torch.cat([sizes, torch.zeros(1, dtype=sizes.dtype, device=device)])
         chosen = sizes[torch.argmin(torch.stack(distances, dim=1), dim=1)]
         return _first_m(top, chosen, label_logits.shape[1])

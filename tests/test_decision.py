@@ -98,3 +98,41 @@ def test_prototype_rule_predicts_sets_including_unseen_ones():
     pred = protos.predict(torch.tensor(H), logits, np.array([1, 2, 3])).numpy()
     np.testing.assert_array_equal(pred, Y.astype(bool))
     assert pred[unseen].all(axis=0)[[0, 3]].all()
+
+
+def _nearest_prototype_loop(protos, H, logits, multiplicities):
+    """Direct distances to each candidate prototype, one sample at a time."""
+    out = np.zeros(logits.shape, dtype=bool)
+    for i in range(len(H)):
+        order = np.argsort(-logits[i], kind="stable")
+        candidates = []
+        for m in multiplicities:
+            if m in protos.scales_:
+                labels = order[:m]
+                prototype = protos.origin_ + protos.scales_[m] * protos.atoms_[labels].mean(0)
+                candidates.append((np.sum((H[i] - prototype) ** 2), labels))
+        if protos.empty_mean_ is not None:
+            candidates.append((np.sum((H[i] - protos.empty_mean_) ** 2), order[:0]))
+        out[i, min(candidates, key=lambda c: c[0])[1]] = True
+    return out
+
+
+@pytest.mark.parametrize(
+    "K, max_size, with_empty",
+    [(7, 7, False), (7, 7, True), (300, 2, False)],  # 300 labels: the gathered-atoms path
+)
+def test_prototype_rule_matches_direct_distances(K, max_size, with_empty):
+    rng = np.random.default_rng(0)
+    d, n = 5, 300
+    Y = (rng.random((n, K)) < 1.75 / K).astype(int)
+    Y[Y.sum(axis=1) > max_size] = 0
+    if not with_empty:
+        Y[Y.sum(axis=1) == 0, rng.integers(K)] = 1
+    H = Y @ rng.normal(size=(K, d)) + 0.8 * rng.normal(size=(n, d)) + 3.0
+    protos = TagwisePrototypes().fit(H, Y)
+    assert (protos.empty_mean_ is not None) == with_empty
+    logits = rng.normal(size=(n, K)) + 2 * Y
+    multiplicities = np.unique(Y.sum(axis=1))
+    pred = protos.predict(torch.tensor(H), torch.tensor(logits), multiplicities).numpy()
+    np.testing.assert_array_equal(pred, _nearest_prototype_loop(protos, H, logits, multiplicities))
+    assert len(np.unique(pred.sum(axis=1))) >= min(3, max_size)  # several sizes are chosen
