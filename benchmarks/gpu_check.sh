@@ -3,10 +3,11 @@
 #
 # Run it from the repository root on a machine with a GPU. The project is put on PYTHONPATH;
 # wheels found in .whl/ (skorch, where the machine lacks it: see docs/benchmarks.md) are
-# installed into /tmp/site first.
+# installed into /tmp/site first (NO_WHEELS=1 skips that: the wheels are built for the
+# device's Python 3.12).
 #
 #     bash benchmarks/gpu_check.sh                  # writes to $OUT, else ./gpu-results
-#     DEVICE=cpu QUICK=1 bash benchmarks/gpu_check.sh   # dry run of the script on a CPU
+#     DEVICE=cpu QUICK=1 NO_WHEELS=1 bash benchmarks/gpu_check.sh   # dry run on a CPU
 #
 # 1. training throughput: hand-written loop vs MLabNCClassifier (float32, bfloat16,
 #    compile=True, batch 8192) vs skorch's default DataLoader, MLP 256->1024->1024->512->20,
@@ -18,7 +19,7 @@ set -uo pipefail
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-gpu-results}
 mkdir -p "$OUT"
-if compgen -G ".whl/*.whl" > /dev/null; then
+if [ -z "${NO_WHEELS:-}" ] && compgen -G ".whl/*.whl" > /dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl || exit 1
     export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
