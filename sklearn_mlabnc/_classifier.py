@@ -607,6 +607,11 @@ class MLabNCClassifier(
         _check_magnitude(X)
         return self._forward_dataset(TensorBatches(X, None, self.net_.device))
 
+    @property
+    def _independent_labels(self) -> bool:
+        """One sigmoid per label (BCE on multi-label targets) rather than a softmax."""
+        return self.loss == "bce" and self._encoder.kind_ == "multilabel"
+
     def _label_sets(self, logits, features):
         """Boolean (n, n_labels) predictions on the device."""
         if self._encoder.kind_ != "multilabel":
@@ -616,7 +621,7 @@ class MLabNCClassifier(
             return cardinality_rule(label_logits, empty, self.multiplicities_)
         if self.decision_ == "prototype":
             return self._prototypes.predict(features, label_logits, self.multiplicities_)
-        if self.loss == "bce":
+        if self._independent_labels:
             return torch.sigmoid(label_logits) >= self.threshold_
         return threshold_rule(label_logits, empty, self.threshold_)
 
@@ -674,7 +679,7 @@ class MLabNCClassifier(
         ((2, 2), True)
         """
         logits, _ = self._forward(X)
-        if self.loss == "bce" and self._encoder.kind_ == "multilabel":
+        if self._independent_labels:
             proba = torch.sigmoid(logits)
         else:
             proba = torch.softmax(logits, dim=1)[:, : self.n_labels_]
@@ -707,7 +712,7 @@ class MLabNCClassifier(
         (2,)
         """
         logits, _ = self._forward(X)
-        if self.loss == "bce" and self._encoder.kind_ == "multilabel":
+        if self._independent_labels:
             scores = logits
         else:
             scores = torch.log_softmax(logits, dim=1)[:, : self.n_labels_]

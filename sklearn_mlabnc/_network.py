@@ -5,6 +5,8 @@ Plain torch: no scikit-learn, no skorch.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -82,10 +84,13 @@ class MLabNCNetwork(nn.Module):
         self.autocast_dtype = autocast_dtype
 
     def forward(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.autocast_dtype is None:  # no autocast context: it costs microseconds a call
-            features = self.projection(self.backbone(X))
-            return self.head(features).float(), features.float()
-        with torch.autocast(device_type=X.device.type, dtype=self.autocast_dtype):
+        # Even a disabled autocast context costs microseconds a call: enter one only when used.
+        context = (
+            contextlib.nullcontext()
+            if self.autocast_dtype is None
+            else torch.autocast(device_type=X.device.type, dtype=self.autocast_dtype)
+        )
+        with context:
             features = self.projection(self.backbone(X))
             logits = self.head(features)
         return logits.float(), features.float()
