@@ -1,9 +1,10 @@
 """Sphinx configuration of the sklearn_mlabnc documentation.
 
-Build (runs every example of the gallery; no network access needed)::
+Build (runs every example of the gallery; no network access needed, neither to build nor
+to read the pages: MathJax is served from the site itself)::
 
     pip install -e ".[docs]"
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -W -n --keep-going -b html docs docs/_build/html
 
 Set ``SPHINX_GALLERY_PLOT=0`` to build without running the examples.
 """
@@ -18,16 +19,32 @@ from pathlib import Path
 import sklearn_mlabnc
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE / "_ext"))  # api_coverage, gallery_order
+sys.path.insert(0, str(HERE / "_ext"))  # api_coverage, gallery_order, site_checks
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the docs extra installs tomli
+    import tomli as tomllib
 
 # The examples use one thread each: they are small, and the machines that build the docs
 # are shared.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
-# Examples look for the MULAN data here (see examples/plot_mulan_emotions.py).
+# The MULAN example reads its data from $MLABNC_DATA_DIR (see the install page). When that
+# is unset, a ``shared/data/mulan`` folder beside the checkout is used if there is one.
 _shared = HERE.parent.parent / "shared" / "data" / "mulan"
 if "MLABNC_DATA_DIR" not in os.environ and _shared.is_dir():
     os.environ["MLABNC_DATA_DIR"] = str(_shared)
+_mulan_dir = Path(os.environ.get("MLABNC_DATA_DIR", "")).expanduser()
+HAVE_MULAN = (
+    bool(os.environ.get("MLABNC_DATA_DIR")) and (_mulan_dir / "emotions-train.arff").is_file()
+)
+
+# The repository and issue tracker are configured once, in pyproject.toml [project.urls].
+with open(HERE.parent / "pyproject.toml", "rb") as _f:
+    PROJECT_URLS = tomllib.load(_f)["project"]["urls"]
+REPOSITORY_URL = PROJECT_URLS["Repository"]
+ISSUES_URL = PROJECT_URLS["Issues"]
 
 # -- Project -------------------------------------------------------------------------------
 project = "sklearn_mlabnc"
@@ -41,11 +58,15 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 copied into _static/mathjax: formulas render with no network access.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
+    "sphinx_copybutton",
     "api_coverage",  # docs/_ext: every public name must be in api.rst
+    "site_checks",  # docs/_ext: no CDN, no internal notes in the built pages
 ]
 # No sphinx.ext.intersphinx: the build must not need the network.
 
@@ -67,7 +88,24 @@ exclude_patterns = [
     "auto_examples/*.md5",
     "auto_examples/*.codeobj.json",
 ]
-nitpicky = False
+# Every cross-reference inside the project must resolve (the build runs with -n -W). Only
+# names from other libraries, which this build cannot link without intersphinx, and the
+# type vocabulary of numpydoc docstrings are ignored.
+nitpicky = True
+nitpick_ignore_regex = [
+    (
+        r"py:.*",
+        r"(torch|numpy|np|scipy|sklearn|skorch|pandas|dask|distributed|joblib"
+        r"|matplotlib|safetensors|collections|functools|typing|os|pathlib)(\..*)?",
+    ),
+    (
+        r"py:.*",
+        r"(array-like|array_like|sparse matrix|ndarray|Tensor|Module|DataFrame"
+        r"|Figure|Axes|Bunch|Generator|RandomState|PathLike|path-like|callable|iterable"
+        r"|optional|default.*|of|or|shape|tuple|list|dict|str|int|float|bool|None|object"
+        r"|type|Path|Callable|Iterable|Iterator|Literal|Sequence|Mapping|Any)",
+    ),
+]
 default_role = "literal"
 pygments_style = "sphinx"
 # NumPy-style docstrings put the full names in the Parameters section.
@@ -93,6 +131,18 @@ numpydoc_validation_checks: set[str] = set()
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
+# -- Links and copy button -----------------------------------------------------------------
+rst_epilog = f"""
+.. |repository_url| replace:: {REPOSITORY_URL}
+.. _repository: {REPOSITORY_URL}
+.. _issue tracker: {ISSUES_URL}
+"""
+# The copy button leaves out shell and Python prompts and the output lines after them.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_exclude = ".linenos, .gp, .go"
+
 # -- sphinx-gallery ------------------------------------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
@@ -101,7 +151,9 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"__init__\.py",
     "within_subsection_order": "gallery_order.ExampleOrder",
     "image_scrapers": ("matplotlib",),
-    "abort_on_example_error": True,
+    # Failing examples are collected and fail the build at its end (all but the expected
+    # failure below); aborting at once would also abort on the expected one.
+    "abort_on_example_error": False,
     "only_warn_on_example_error": False,
     "plot_gallery": os.environ.get("SPHINX_GALLERY_PLOT", "True"),
     "doc_module": ("sklearn_mlabnc",),
@@ -112,6 +164,11 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "download_all_examples": True,
     "min_reported_time": 1,
+    # No execution-time pages: sphinx-gallery builds them with scripts and styles from CDNs.
+    "write_computation_times": False,
+    # Without the MULAN files the example stops with a message that says where to get them;
+    # the page then shows that message instead of results.
+    "expected_failing_examples": ([] if HAVE_MULAN else ["../examples/plot_mulan_emotions.py"]),
 }
 
 # Matplotlib without a display, and quiet about the non-GUI backend in the examples.
@@ -135,8 +192,11 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
-    # Nothing fetched from the web at build time: no version switcher, no icon links.
-    "icon_links": [],
+    # Nothing fetched from the web, at build time or by the pages: no version switcher;
+    # the icon is the theme's bundled Font Awesome.
+    "icon_links": [
+        {"name": "Source repository", "url": REPOSITORY_URL, "icon": "fa-brands fa-github"},
+    ],
 }
 html_sidebars = {
     "index": [],
@@ -144,6 +204,7 @@ html_sidebars = {
     "quickstart": [],
     "cli": [],
     "citing": [],
+    "changes": [],
     "benchmarks_page": [],
 }
 html_context = {"default_mode": "light"}

@@ -3,10 +3,11 @@
 Learned vs fixed simplex-ETF classifier
 =======================================
 
-The optimal classifier under the pick-all-label loss is a simplex equiangular tight frame
-(ETF), so it can be fixed before training (``head="etf"``), and the feature dimension cut
-to the number of labels (``feature_dim="n_classes"``). This example compares test quality
-and trainable parameters of the two, and the geometry of their classifier rows.
+The optimal classifier under the pick-all-label loss is a simplex equiangular tight
+frame (ETF), so it can be fixed before training (``head="etf"``), and the feature
+dimension cut to the number of labels (``feature_dim="n_classes"``). This example
+compares test quality and trainable parameters of the two, and the geometry of their
+classifier rows.
 """
 
 # %%
@@ -57,19 +58,21 @@ for name, micro, macro, n_params in rows:
 # %%
 # Quality against parameters
 # --------------------------
-# Freezing the classifier removes its ``K x d`` weights; cutting ``d`` to ``K`` also shrinks
-# the last hidden layer. On this small MLP the saving is the last layer's share of the
-# parameters; on ResNet-18 the paper reports about 20%.
+# Freezing the classifier removes its ``K x d`` weights; cutting ``d`` to ``K`` also
+# shrinks the last hidden layer. On this small MLP the saving is the last layer's share
+# of the parameters; on ResNet-18 the paper reports about 20%.
 names = [r[0] for r in rows]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
 x = np.arange(len(rows))
 ax1.bar(x - 0.2, [r[1] for r in rows], 0.4, label="micro-F1")
 ax1.bar(x + 0.2, [r[2] for r in rows], 0.4, label="macro-F1")
 ax1.set_xticks(x, names, rotation=15)
-ax1.set_ylim(0, 1)
+# Headroom above the bars for the legend, so that it covers none of them.
+ax1.set_ylim(0, 1.25)
+ax1.set_yticks(np.linspace(0, 1, 6))
 ax1.set_ylabel("test score")
 ax1.set_title("Test quality")
-ax1.legend(loc="lower right")
+ax1.legend(loc="upper center", ncols=2)
 ax2.bar(x, [r[3] / 1e3 for r in rows], color="tab:gray")
 ax2.set_xticks(x, names, rotation=15)
 ax2.set_ylabel("trainable parameters (thousands)")
@@ -83,7 +86,11 @@ plt.show()
 # classifier rows; a simplex ETF has every off-diagonal cosine equal to ``-1/(K-1)``
 # (white). The learned head gets close to it by training alone.
 fig = plot_etf_comparison(
-    {"learned, d=128": models["learned, d=128"], "fixed ETF, d=K": models["fixed ETF, d=K"]},
+    {
+        "learned, d=128": models["learned, d=128"],
+        "fixed ETF, d=K": models["fixed ETF, d=K"],
+    },
     annotate=False,
 )
 plt.show()
+# sphinx_gallery_thumbnail_number = 2

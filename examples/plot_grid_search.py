@@ -40,8 +40,8 @@ print("best by micro-F1:", search.best_params_)
 # %%
 # The table
 # ---------
-# ``test_nc1`` measures NC1 on the held-out fold's features; the paper tracks the training
-# features, which ``return_train_score=True`` adds as ``train_nc1``.
+# ``test_nc1`` measures NC1 on the held-out fold's features; the paper tracks the
+# training features, which ``return_train_score=True`` adds as ``train_nc1``.
 results = pd.DataFrame(search.cv_results_)
 table = results[["param_head", "param_feature_decay", "mean_test_f1"]].copy()
 table["NC1 (test folds)"] = -results["mean_test_nc1"]

@@ -33,15 +33,18 @@ def label_matrix(pair_counts, n_singleton=20):
 
 
 balanced = label_matrix([10] * len(pairs))
-# pair counts decaying geometrically from 40 to 1, as in make_tagwise_blobs(imbalance=40)
-imbalanced = label_matrix(np.round(40.0 ** -np.linspace(0, 1, len(pairs)) * 40).astype(int))
+# pair counts decaying geometrically from 40 to 1, as in
+# make_tagwise_blobs(imbalance=40)
+imbalanced = label_matrix(
+    np.round(40.0 ** -np.linspace(0, 1, len(pairs)) * 40).astype(int)
+)
 
 # %%
 # The label statistics
 # --------------------
-# :func:`~sklearn_mlabnc.collapse.label_statistics` gives the count range per multiplicity;
-# :func:`~sklearn_mlabnc.plotting.plot_label_statistics` draws it and hatches the
-# imbalanced multiplicity.
+# :func:`~sklearn_mlabnc.collapse.label_statistics` gives the count range per
+# multiplicity; :func:`~sklearn_mlabnc.plotting.plot_label_statistics` draws it and
+# hatches the imbalanced multiplicity.
 stats = label_statistics(imbalanced)
 print("samples per multiplicity:", stats["multiplicity_counts"])
 print("set counts per multiplicity (min, max):", stats["count_range"])
@@ -53,8 +56,8 @@ plt.show()
 # %%
 # Exact optima
 # ------------
-# :func:`~sklearn_mlabnc.ufm.solve_ufm` finds the global minimiser of the full problem. Its
-# report flags the imbalance in ``notes``.
+# :func:`~sklearn_mlabnc.ufm.solve_ufm` finds the global minimiser of the full problem.
+# Its report flags the imbalance in ``notes``.
 solutions = {
     "balanced": solve_ufm(balanced, random_state=0),
     "imbalanced": solve_ufm(imbalanced, random_state=0),
@@ -72,10 +75,10 @@ for name, rep in reports.items():
 # %%
 # Per-set deviations
 # ------------------
-# The report's ``residuals`` hold, for every pair, its angle to the sum of its two singleton
-# means and its own scale relative to the fitted ``c_2``. Balanced, every pair sits exactly
-# on the tag-wise average; imbalanced, frequent and rare pairs get different scales and
-# turn away from the average by up to a few degrees.
+# The report's ``residuals`` hold, for every pair, its angle to the sum of its two
+# singleton means and its own scale relative to the fitted ``c_2``. Balanced, every pair
+# sits exactly on the tag-wise average; imbalanced, frequent and rare pairs get
+# different scales and turn away from the average by up to a few degrees.
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
 for (name, rep), marker in zip(reports.items(), ["o", "s"], strict=True):
     counts = [r.count for r in rep.residuals]

@@ -4,11 +4,20 @@ Real data: the MULAN emotions data set
 ======================================
 
 Music clips described by 72 rhythmic and timbre features, labelled with six emotions
-(Trohidis et al., ISMIR 2008). Unlike the generated data of the other examples, the label
-sets are strongly imbalanced, the setting where the MLab NC theorem gives no guarantee.
-The ARFF files are read with :func:`~sklearn_mlabnc.datasets.load_mulan`; they are looked
-for in ``$MLABNC_DATA_DIR`` and in ``../../shared/data/mulan`` beside the repository. If they
-are absent, generated data stand in so that the example still runs.
+(Trohidis et al., ISMIR 2008). Unlike the generated data of the other examples, the
+label sets are strongly imbalanced, the setting where the MLab NC theorem gives no
+guarantee.
+
+.. note::
+
+   **This example needs the MULAN emotions files**, which are not shipped with the
+   package. Download the ``emotions`` archive from the MULAN repository
+   (http://mulan.sourceforge.net/datasets-mlc.html), extract ``emotions-train.arff``,
+   ``emotions-test.arff`` and ``emotions.xml`` into one folder, and set the environment
+   variable ``MLABNC_DATA_DIR`` to that folder. Without them the example stops at once
+   with a message that says so; it never substitutes other data.
+
+The files are read with :func:`~sklearn_mlabnc.datasets.load_mulan`.
 """
 
 # %%
@@ -23,44 +32,23 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.collapse import collapse_report
-from sklearn_mlabnc.datasets import load_mulan, make_tagwise_blobs
+from sklearn_mlabnc.datasets import load_mulan
 from sklearn_mlabnc.plotting import plot_label_statistics
 
 torch.set_num_threads(1)
 
-
-def find_mulan(name="emotions"):
-    candidates = [os.environ.get("MLABNC_DATA_DIR")]
-    try:
-        candidates.append(Path(__file__).resolve().parent / ".." / ".." / "shared/data/mulan")
-    except NameError:  # run as a notebook: no __file__
-        candidates.append(Path("../../shared/data/mulan"))
-    for folder in filter(None, candidates):
-        if Path(folder, f"{name}-train.arff").is_file():
-            return Path(folder)
-    return None
-
-
-folder = find_mulan()
-if folder is not None:
-    train = load_mulan(folder / "emotions-train.arff")
-    test = load_mulan(folder / "emotions-test.arff")
-    X_train, Y_train, X_test, Y_test = train.data, train.target, test.data, test.target
-    label_names = list(train.target_names)
-    print("MULAN emotions data found")
-else:
-    print("MULAN emotions not found (set MLABNC_DATA_DIR); using make_tagwise_blobs instead")
-    X, Y = make_tagwise_blobs(
-        n_classes=6,
-        n_features=72,
-        n_per_singleton=40,
-        n_per_set=8,
-        imbalance=8,
-        noise=1.0,
-        random_state=0,
+folder = Path(os.environ.get("MLABNC_DATA_DIR", ".")).expanduser()
+if not (folder / "emotions-train.arff").is_file():
+    raise FileNotFoundError(
+        f"The MULAN emotions files are not in {folder.resolve()}: download them "
+        "from http://mulan.sourceforge.net/datasets-mlc.html and set MLABNC_DATA_DIR "
+        "to the folder holding emotions-train.arff, emotions-test.arff and "
+        "emotions.xml."
     )
-    X_train, Y_train, X_test, Y_test = X[::2], Y[::2], X[1::2], Y[1::2]
-    label_names = [f"label {k}" for k in range(6)]
+train = load_mulan(folder / "emotions-train.arff")
+test = load_mulan(folder / "emotions-test.arff")
+X_train, Y_train, X_test, Y_test = train.data, train.target, test.data, test.target
+label_names = list(train.target_names)
 
 scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
@@ -77,9 +65,9 @@ plt.show()
 # %%
 # Three models
 # ------------
-# PAL with a learned head, PAL with a fixed ETF head and ``d = K``, and the one-vs-all BCE
-# baseline, all on the same small MLP. Rows with no emotion (if any) get the internal
-# background output.
+# PAL with a learned head, PAL with a fixed ETF head and ``d = K``, and the one-vs-all
+# BCE baseline, all on the same small MLP. Rows with no emotion (if any) get the
+# internal background output.
 configs = {
     "PAL, learned head": dict(loss="pal"),
     "PAL, fixed ETF, d=K": dict(loss="pal", head="etf", feature_dim="n_classes"),
@@ -120,10 +108,12 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
 for offset, metric in [(-0.2, "micro-F1"), (0.2, "macro-F1")]:
     ax1.bar(x + offset, [results[n][metric] for n in names], 0.4, label=metric)
 ax1.set_xticks(x, names, rotation=12)
-ax1.set_ylim(0, 1)
+# Headroom above the bars for the legend, so that it covers none of them.
+ax1.set_ylim(0, 1.25)
+ax1.set_yticks(np.linspace(0, 1, 6))
 ax1.set_ylabel("test score")
 ax1.set_title("Test quality")
-ax1.legend(loc="lower right")
+ax1.legend(loc="upper center", ncols=2)
 for offset, metric in [(-0.27, "NC1"), (0, "NC2 (means)"), (0.27, "NC_2")]:
     label = metric.replace("NC_2", "NC$_2$")
     ax2.bar(x + offset, [results[n][metric] for n in names], 0.27, label=label)

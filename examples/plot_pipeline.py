@@ -3,10 +3,10 @@
 Collapse transformers in a scikit-learn pipeline
 ================================================
 
-:class:`~sklearn_mlabnc.transformers.CollapseFeatures` turns a network into a feature
-extractor, so that any scikit-learn model can be trained on its penultimate features, and
-:class:`~sklearn_mlabnc.transformers.NeuralCollapseAnalyzer` measures the collapse of
-features and expresses each sample in the collapsed geometry.
+:class:`~sklearn_mlabnc.CollapseFeatures` turns a network into a feature
+extractor, so that any scikit-learn model can be trained on its penultimate features,
+and :class:`~sklearn_mlabnc.collapse.NeuralCollapseAnalyzer` measures the collapse
+of features and expresses each sample in the collapsed geometry.
 """
 
 # %%
@@ -20,9 +20,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_mlabnc import MLabNCClassifier
+from sklearn_mlabnc import CollapseFeatures, MLabNCClassifier, NeuralCollapseAnalyzer
 from sklearn_mlabnc.datasets import make_multilabel_digits
-from sklearn_mlabnc.transformers import CollapseFeatures, NeuralCollapseAnalyzer
 
 torch.set_num_threads(1)
 
@@ -36,11 +35,11 @@ X_test, Y_test = make_multilabel_digits(
 # %%
 # One network, several heads
 # --------------------------
-# The network is trained once; ``prefit=True`` makes ``CollapseFeatures`` use it as it is,
-# so each pipeline below only fits its own final model on the network's features.
-net = MLabNCClassifier(hidden_layer_sizes=(128, 128), lr=3e-3, max_epochs=30, random_state=0).fit(
-    X_train, Y_train
-)
+# The network is trained once; ``prefit=True`` makes ``CollapseFeatures`` use it as it
+# is, so each pipeline below only fits its own final model on the network's features.
+net = MLabNCClassifier(
+    hidden_layer_sizes=(128, 128), lr=3e-3, max_epochs=30, random_state=0
+).fit(X_train, Y_train)
 
 heads = {
     "network's own head": None,
@@ -52,13 +51,17 @@ for name, model in heads.items():
     if model is None:
         Y_pred = net.predict(X_test)
     else:
-        pipe = make_pipeline(CollapseFeatures(net, prefit=True), StandardScaler(), model)
+        pipe = make_pipeline(
+            CollapseFeatures(net, prefit=True), StandardScaler(), model
+        )
         Y_pred = pipe.fit(X_train, Y_train).predict(X_test)
     scores[name] = f1_score(Y_test, Y_pred, average="micro")
     print(f"{name:>22}: test micro-F1 {scores[name]:.3f}")
 
 fig, ax = plt.subplots(figsize=(5.5, 2.8), layout="constrained")
-ax.barh(list(scores), list(scores.values()), color=["tab:blue", "tab:orange", "tab:green"])
+ax.barh(
+    list(scores), list(scores.values()), color=["tab:blue", "tab:orange", "tab:green"]
+)
 ax.set_xlim(0, 1)
 ax.set_xlabel("test micro-F1")
 ax.set_title("Classifiers on the collapsed features")
@@ -69,10 +72,11 @@ plt.show()
 # Measuring the features
 # ----------------------
 # ``NeuralCollapseAnalyzer`` fits on features and labels and keeps the full
-# :class:`~sklearn_mlabnc.collapse.CollapseReport` in ``report_``; here it is chained after
-# the feature extractor.
+# :class:`~sklearn_mlabnc.collapse.CollapseReport` in ``report_``; here it is chained
+# after the feature extractor.
 analyzer = make_pipeline(
-    CollapseFeatures(net, prefit=True), NeuralCollapseAnalyzer(W=net.coef_, b=net.intercept_)
+    CollapseFeatures(net, prefit=True),
+    NeuralCollapseAnalyzer(W=net.coef_, b=net.intercept_),
 ).fit(X_train, Y_train)
 print(analyzer[-1].report_)
 
@@ -81,8 +85,8 @@ print(analyzer[-1].report_)
 # --------------------
 # ``transform`` gives, for every sample and label ``k``, the cosine between the centred
 # feature and the centred singleton mean of ``k``. At collapse a singleton ``{k}`` has
-# cosine 1 with ``k`` and ``-1/(K-1)`` with the others, and a pair is equally close to both
-# of its labels. The heatmap averages the test samples' coordinates per label set.
+# cosine 1 with ``k`` and ``-1/(K-1)`` with the others, and a pair is equally close to
+# both of its labels. The heatmap averages the test samples' coordinates per label set.
 coords = analyzer.transform(X_test)
 sets = [(k,) for k in range(10)] + [(0, 1), (2, 7), (3, 8), (4, 9), (5, 6)]
 rows = []

@@ -15,22 +15,25 @@ build the same data from MNIST).
 # Data
 # ----
 # :func:`~sklearn_mlabnc.datasets.make_multilabel_digits` returns a Bunch with the flat
-# pixels, the 0/1 label indicator ``target`` (10 columns) and the canvases. The train and
-# test canvases are pasted from disjoint halves of ``load_digits``.
+# pixels, the 0/1 label indicator ``target`` (10 columns) and the canvases. The train
+# and test canvases are pasted from disjoint halves of ``load_digits``.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
 from sklearn_mlabnc import MLabNCClassifier
-from sklearn_mlabnc.callbacks import collapse_curves
-from sklearn_mlabnc.collapse import collapse_report
+from sklearn_mlabnc.collapse import collapse_curves, collapse_report
 from sklearn_mlabnc.datasets import make_multilabel_digits
 
-torch.set_num_threads(1)  # small model: one thread is as fast, and kind to shared machines
+torch.set_num_threads(1)  # a small model: one thread is as fast
 
-train = make_multilabel_digits(n_per_singleton=50, n_per_set=8, subset="train", random_state=0)
-test = make_multilabel_digits(n_per_singleton=30, n_per_set=5, subset="test", random_state=1)
+train = make_multilabel_digits(
+    n_per_singleton=50, n_per_set=8, subset="train", random_state=0
+)
+test = make_multilabel_digits(
+    n_per_singleton=30, n_per_set=5, subset="test", random_state=1
+)
 X_train, Y_train, X_test, Y_test = train.data, train.target, test.data, test.target
 print(f"train {X_train.shape}, test {X_test.shape}")
 print("samples per multiplicity:", np.bincount(Y_train.sum(axis=1))[1:])
@@ -39,7 +42,8 @@ print("samples per multiplicity:", np.bincount(Y_train.sum(axis=1))[1:])
 # Fit
 # ---
 # A two-layer MLP with a fixed simplex-ETF classifier and feature dimension ``d = K``.
-# ``collapse_every=10`` records the collapse metrics of the training features as it goes.
+# ``collapse_every=10`` records the collapse metrics of the training features as it
+# goes.
 clf = MLabNCClassifier(
     hidden_layer_sizes=(128, 128),
     head="etf",
@@ -53,7 +57,8 @@ clf.fit(X_train, Y_train)
 
 Y_pred = clf.predict(X_test)
 print(f"test micro-F1 {f1_score(Y_test, Y_pred, average='micro'):.3f}")
-print(f"exact label set on {np.mean((Y_pred == Y_test).all(axis=1)):.1%} of the test canvases")
+exact = np.mean((Y_pred == Y_test).all(axis=1))
+print(f"exact label set on {exact:.1%} of the test canvases")
 
 # %%
 # Look at some predictions
@@ -84,9 +89,9 @@ plt.show()
 # ----------------
 # :func:`~sklearn_mlabnc.collapse.collapse_report` computes every MLab NC metric of the
 # training features: NC1 (within-set variability), NC2 (ETF deviation of the singleton
-# means and of the classifier), NC3 (alignment of both), the tag-wise average
-# ``NC_m`` with its scale ``c_m``, NC4 (agreement with the nearest label-set mean) and the
-# soft IoU. All but ``c_m``, NC4 and the soft IoU tend to 0 at collapse.
+# means and of the classifier), NC3 (alignment of both), the tag-wise average ``NC_m``
+# with its scale ``c_m``, NC4 (agreement with the nearest label-set mean) and the soft
+# IoU. All but ``c_m``, NC4 and the soft IoU tend to 0 at collapse.
 H_train = clf.transform(X_train)
 report = collapse_report(
     H_train, Y_train, W=clf.coef_, b=clf.intercept_, predictions=clf.predict(X_train)
@@ -105,3 +110,4 @@ ax.set_ylabel("metric (log scale)")
 ax.set_title("Collapse of the training features")
 ax.legend()
 plt.show()
+# sphinx_gallery_thumbnail_number = 2

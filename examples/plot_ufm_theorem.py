@@ -4,9 +4,9 @@ Checking the UFM theorem numerically
 ====================================
 
 In the unconstrained feature model (UFM) the features are free variables. Li, Li, Wang &
-Qu prove that, when every label set of a multiplicity has the same number of samples, every
-global minimiser of the PAL problem has the MLab NC geometry, and reduce the problem to a
-few scale parameters. Here the full problem, minimised numerically by
+Qu prove that, when every label set of a multiplicity has the same number of samples,
+every global minimiser of the PAL problem has the MLab NC geometry, and reduce the
+problem to a few scale parameters. Here the full problem, minimised numerically by
 :func:`~sklearn_mlabnc.ufm.solve_ufm`, is compared with the closed form of
 :func:`~sklearn_mlabnc.ufm.reduced_problem`.
 """
@@ -41,7 +41,8 @@ closed = reduced_problem(counts, K)
 report = full.report()
 print(f"solver converged: {full.converged} (gradient norm {full.grad_norm:.1e})")
 print(f"objective   solver {full.objective:.12f}   closed form {closed.objective:.12f}")
-print(f"row norms of W {np.round(np.linalg.norm(full.W, axis=1), 8)}, alpha {closed.alpha:.8f}")
+row_norms = np.round(np.linalg.norm(full.W, axis=1), 8)
+print(f"row norms of W {row_norms}, alpha {closed.alpha:.8f}")
 print(f"c_2         solver {report.c_m[2]:.8f}   closed form {closed.c_m[2]:.8f}")
 print(
     f"NC1 {report.nc1:.1e}, NC2 (W) {report.nc2_classifier:.1e}, NC3 {report.nc3:.1e}, "
@@ -52,9 +53,9 @@ print(
 # Across regularisation strengths
 # -------------------------------
 # The feature penalty ``lambda_H`` sets the scale of the solution. For each value the
-# classifier norm ``alpha`` and the tag-wise scale ``c_2`` of the numerical optimum (markers)
-# match the closed form (lines); past a critical strength the only minimiser is
-# ``W = H = 0``.
+# classifier norm ``alpha`` and the tag-wise scale ``c_2`` of the numerical optimum
+# (markers) match the closed form (lines); past a critical strength the only minimiser
+# is ``W = H = 0``.
 grid = np.geomspace(1e-4, 3e-2, 20)
 closed_alpha, closed_c2 = [], []
 for lam in grid:

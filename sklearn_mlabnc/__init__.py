@@ -7,12 +7,18 @@ Pick-all-label Loss*, ICML 2024).
 """
 
 from ._classifier import MLabNCClassifier
+from ._features import CollapseFeatures
 from ._heads import SimplexETFHead, simplex_etf
+from ._loading import load_model
 from ._losses import OneVsAllLoss, PickAllLabelLoss
 from ._network import MLabNCNetwork
-from ._persistence import load_model
 from .callbacks import CollapseMonitor
-from .collapse import CollapseReport, CollapseStatistics, collapse_report
+from .collapse import (
+    CollapseReport,
+    CollapseStatistics,
+    NeuralCollapseAnalyzer,
+    collapse_report,
+)
 from .scorers import (
     COLLAPSE_SCORERS,
     make_collapse_scorer,
@@ -23,7 +29,6 @@ from .scorers import (
     soft_iou_scorer,
     tagwise_scorer,
 )
-from .transformers import CollapseFeatures, NeuralCollapseAnalyzer
 
 __version__ = "0.1.0.dev0"
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-import inspect
 import numbers
-import warnings
+from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -20,30 +17,52 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping, LRScheduler
 from torch import nn
 
-from ._batching import BatchIterator, TensorBatches
-from ._decision import (
-    TagwisePrototypes,
-    cardinality_rule,
-    split_background,
-    threshold_rule,
-    tune_threshold,
+from ._batching import TensorBatches
+from ._decision import NetworkOutputs, TagwisePrototypes, apply_rule, default_rule, fit_rule
+from ._docstrings import DOCS, Substitution
+from ._persistence import write_model
+from ._targets import TargetEncoder, needs_background, training_targets
+from ._training import (
+    LOSSES,
+    OPTIMIZERS,
+    PRECISIONS,
+    build_net,
+    check_input_magnitude,
+    check_params,
+    forward_batches,
+    params_from_json,
+    params_to_json,
+    resolve_device,
+    split_datasets,
+    train_epochs,
 )
-from ._losses import OneVsAllLoss, PickAllLabelLoss
-from ._network import MLabNCNetwork
-from ._targets import TargetEncoder
-from ._training import EpochProgressBar, FastNeuralNet, FixedSplit, PenalizedLoss
-from .backbones import MLP
-from .callbacks import CollapseMonitor
 
-_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 # Inference batches can be larger than training ones: no activations are kept for backward.
 _PREDICT_BATCH_FACTOR = 4
+_NETWORK = "network."  # tensor-name prefixes in saved files
+_PROTOTYPES = "prototypes."
+# Fitted attributes saved as JSON (key in the file -> attribute); absent ones are saved as
+# None (format 1 wrote a missing feature_names_in_ as []).
+_SAVED_ATTRIBUTES = {
+    "n_features_in": "n_features_in_",
+    "feature_names_in": "feature_names_in_",
+    "has_background": "has_background_",
+    "multiplicities": "multiplicities_",
+    "decision": "decision_",
+    "threshold": "threshold_",
+    "seed": "_seed",
+    "n_iter": "n_iter_",
+    "history": "history_",
+}
+_ARRAYS = {
+    "feature_names_in": lambda names: np.asarray(names, dtype=object),
+    "multiplicities": np.asarray,
+}
 
 
+@Substitution(**DOCS)
 class MLabNCClassifier(
     ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator
 ):
@@ -59,118 +78,11 @@ class MLabNCClassifier(
 
     Parameters
     ----------
-    module : torch.nn.Module class or instance, default=None
-        Backbone mapping ``(batch, n_features_in_)`` inputs to 2-D features. A class (or any
-        callable) is called as ``module(n_features_in_)``; an instance is copied and its
-        parameters reset at each fit. ``None`` uses an :class:`~sklearn_mlabnc.backbones.MLP`
-        with ``hidden_layer_sizes``.
-    hidden_layer_sizes : tuple of int, default=(256, 256)
-        Hidden widths of the default MLP backbone.
-    dropout : float in [0, 1), default=0.5
-        Dropout probability after each hidden block of the default MLP except the last, so
-        the penultimate features are never dropped (measured to help on small tabular data,
-        see the benchmarks; ignored for a user ``module``).
-    feature_dim : int, "n_classes" or None, default=None
-        Penultimate feature dimension :math:`d`. ``"n_classes"`` gives :math:`d = K` (the
-        number of outputs), the paper's parameter-saving setting for ``head="etf"``.
-        For the default MLP it sets the width of the last hidden layer; a ``module`` class
-        (or callable) accepting ``n_outputs`` is built with ``n_outputs=feature_dim`` (as
-        :class:`~sklearn_mlabnc.backbones.ResNet18` does, which then trains about 20% fewer
-        parameters with ``head="etf"``); any other backbone gets a learned linear
-        projection to ``feature_dim``. ``None`` keeps the backbone's width.
-    head : {"linear", "etf"}, default="linear"
-        Learned linear classifier, or a fixed simplex equiangular tight frame (only the bias
-        is trained; needs :math:`d \\ge K`).
-    loss : {"pal", "pal_normalized", "bce"}, default="pal"
-        Pick-all-label cross-entropy, its variant with targets divided by :math:`|S|`, or
-        one-vs-all binary cross-entropy (the usual baseline).
-    feature_decay : float, default=0.0
-        Weight :math:`\\lambda_H` of the penalty :math:`\\lambda_H \\|H_{batch}\\|_F^2` on the
-        penultimate features (the paper uses 1e-3).
-    weight_decay : float, default=5e-4
-        L2 penalty on all trainable parameters (the optimizer's ``weight_decay``).
-    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
-        Optimizer; ``momentum`` applies to SGD (and its subclasses). The named ones run
-        torch's fused update (one kernel for all parameters) on CPU and CUDA devices; a
-        class is used as given.
-    lr : float, default=1e-3
-        Learning rate.
-    momentum : float, default=0.9
-        SGD momentum.
-    lr_schedule : {"constant", "cosine"}, default="cosine"
-        ``"cosine"`` anneals the learning rate to ``lr / 1000`` over ``max_epochs``, as in
-        the paper.
-    batch_size : int, default=128
-        Training batch size.
-    max_epochs : int, default=40
-        Number of passes over the training data (fewer with early stopping).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when its loss has not improved
-        for ``n_iter_no_change`` epochs, restoring the best parameters.
-    validation_fraction : float, default=0.1
-        Share of the training data held out for early stopping.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    decision : {"auto", "threshold", "cardinality", "prototype"}, default="auto"
-        How scores become label sets (multi-label targets only; see the user guide's
-        measured comparison). ``"auto"`` is ``"cardinality"`` for PAL losses (best
-        micro-F1 and Hamming loss on emotions and yeast in the measurements; ``"prototype"``
-        wins on multi-label digits) and ``sigmoid >= 0.5`` for ``loss="bce"``.
-    threshold : float in (0, 1], default=None
-        Fraction ``t`` of the ``"threshold"`` rule (label k on when
-        :math:`p_k \\ge t \\max_j p_j`; for ``loss="bce"`` the sigmoid cut-off). ``None`` tunes
-        it for micro-F1 on the training data (PAL) or uses 0.5 (BCE).
-    empty_label_sets : {"background", "ignore", "error"}, default="background"
-        Handling of multi-label rows with no positive label, on which PAL is undefined:
-        an extra internal "no label" output whose win predicts the empty set, dropping those
-        rows with a warning, or an error. Unused for ``loss="bce"``, which handles them.
-    device : str or torch.device, default="auto"
-        ``"auto"`` picks CUDA when available, else the CPU.
-    precision : {"float32", "bfloat16"}, default="float32"
-        ``"bfloat16"`` runs forward passes under autocast (losses stay in float32).
-    compile : bool, default=False
-        Compile the network with ``torch.compile`` (in place, so parameter names and saved
-        models are unchanged). The first epoch pays a compilation of seconds to a minute;
-        it pays off on GPUs, where it fuses the small kernels of a step. A pickled or
-        saved model is loaded uncompiled.
-    collapse_every : int, default=None
-        Record the collapse metrics of the training features (and of the validation
-        features with early stopping) in ``history_`` every this many epochs, through a
-        :class:`~sklearn_mlabnc.callbacks.CollapseMonitor`. ``None`` records none.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks for the underlying ``NeuralNet``.
-    warm_start : bool, default=False
-        Continue training the fitted network in :meth:`fit` instead of starting anew.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and the validation split; with an int, fits on the
-        CPU are reproducible.
-    verbose : int, default=0
-        Show a progress bar over epochs when > 0.
+    {parameters}
 
     Attributes
     ----------
-    net_ : skorch.NeuralNet
-        The trained net; ``net_.module_`` is the :class:`~sklearn_mlabnc.MLabNCNetwork`.
-    classes_ : ndarray or list of ndarray
-        Class labels (1-D targets), or ``[array([0, 1])] * n_labels`` for multi-label
-        targets, the form scikit-learn's scorers expect.
-    n_labels_ : int
-        Number of labels (columns of the indicator) or classes.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of str
-        Input feature names, when ``X`` is a DataFrame with string column names.
-    n_iter_ : int
-        Number of epochs trained.
-    history_ : list of dict
-        Per-epoch records (``epoch``, ``train_loss``, ``valid_loss``, ``dur``, ...).
-    multiplicities_ : ndarray of int
-        Distinct label-set sizes seen in training (0 for empty sets).
-    threshold_ : float
-        The fraction used by the ``"threshold"`` rule (multi-label targets, with that rule
-        or a given ``threshold``).
-    decision_ : str
-        The decision rule in use.
+    {attributes}
 
     See Also
     --------
@@ -203,10 +115,10 @@ class MLabNCClassifier(
             StrOptions({"n_classes"}),
         ],
         "head": [StrOptions({"linear", "etf"})],
-        "loss": [StrOptions({"pal", "pal_normalized", "bce"})],
+        "loss": [StrOptions(set(LOSSES))],
         "feature_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
         "lr_schedule": [StrOptions({"constant", "cosine"})],
@@ -219,7 +131,7 @@ class MLabNCClassifier(
         "threshold": [None, Interval(numbers.Real, 0, 1, closed="right")],
         "empty_label_sets": [StrOptions({"background", "ignore", "error"})],
         "device": [str, torch.device],
-        "precision": [StrOptions(set(_PRECISIONS))],
+        "precision": [StrOptions(set(PRECISIONS))],
         "compile": ["boolean"],
         "collapse_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [None, list],
@@ -290,17 +202,13 @@ class MLabNCClassifier(
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
+    @Substitution(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the network on ``X`` and targets ``y``.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs; sparse matrices are densified one batch at a time.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or a multi-label 0/1 indicator (dense, sparse, list of rows or
-            DataFrame).
+        {X_parameters}
+        {y}
 
         Returns
         -------
@@ -319,16 +227,14 @@ class MLabNCClassifier(
         incremental = self.warm_start and hasattr(self, "net_")
         return self._fit(X, y, epochs=self.max_epochs, incremental=incremental)
 
+    @Substitution(**DOCS)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Train for one epoch on ``X, y``, continuing from the current parameters.
 
         The first call sets up the network (and the label space) from this batch of data.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
+        {X_parameters}
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Targets, in the same form as in the first call.
         classes : array-like, default=None
@@ -357,6 +263,7 @@ class MLabNCClassifier(
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        check_params(self.get_params(deep=False))
         X = validate_data(
             self,
             X,
@@ -365,247 +272,98 @@ class MLabNCClassifier(
             reset=not incremental,
             ensure_min_samples=2,
         )
-        _check_magnitude(X)
+        check_input_magnitude(X)
         if not incremental:
             self._encoder = TargetEncoder()
-            if classes is not None and np.ndim(y) == 1:
-                self._encoder.fit_transform(np.asarray(classes))  # the full label space
-                indicator = self._encoder.transform(y)
-            else:
-                indicator = self._encoder.fit_transform(y)
+            indicator = self._encoder.fit_transform(y, classes=classes)
             self.classes_ = self._encoder.classes_
             self.n_labels_ = self._encoder.n_labels_
+            self.has_background_ = needs_background(
+                indicator, self._encoder.kind_, self.loss, self.empty_label_sets
+            )
         else:
             indicator = self._encoder.transform(y)
-        if indicator.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"X has {X.shape[0]} samples but y has {indicator.shape[0]}; they must match."
-            )
-        X, indicator = self._handle_empty_sets(X, indicator, first=not incremental)
-        targets = self._output_targets(indicator)
+        pal = self._encoder.kind_ == "multilabel" and self.loss != "bce"
+        X, targets = training_targets(
+            X, indicator, pal, self.empty_label_sets, self.has_background_
+        )
 
         if not incremental:
             self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-            device = _resolve_device(self.device)
+            device = resolve_device(self.device)
             self.net_ = self._build_net(X, targets.shape[1], device)
-        train, valid = self._datasets(X, targets)
-        self.net_.train_split = FixedSplit(valid) if valid is not None else None
-        self.net_.max_epochs = epochs
-        # Dropout draws from torch's global generator: seed it for this call only, so fits
-        # are reproducible and the caller's random state is left alone.
-        device = torch.device(self.net_.device)
-        cuda = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(self._seed + len(self.net_.history))
-            self.net_.partial_fit(train, None)
-        self.net_.train_split = None  # do not keep (device) data inside the fitted model
+        params = self.get_params(deep=False)
+        train, valid = split_datasets(X, targets, self.net_.device, params, self._seed)
+        train_epochs(self.net_, train, valid, epochs, self._seed)
 
         self.history_ = self.net_.history.to_list()
         self.n_iter_ = len(self.history_)
         self._fit_decision(train, indicator)
         return self
 
-    def _handle_empty_sets(self, X, indicator, first):
-        if self._encoder.kind_ != "multilabel" or self.loss == "bce":
-            if first:
-                self.has_background_ = False
-            return X, indicator
-        empty = indicator.sum(axis=1) == 0
-        if first:
-            self.has_background_ = bool(empty.any()) and self.empty_label_sets == "background"
-        if not empty.any() or self.has_background_:
-            return X, indicator
-        if self.empty_label_sets == "error":
-            raise ValueError(
-                f"{int(empty.sum())} rows of y have no positive label; the pick-all-label loss "
-                "is undefined on them. Use empty_label_sets='background' (predict the empty set "
-                "through an extra output) or 'ignore' (drop them), or loss='bce'."
-            )
-        if self.empty_label_sets == "background":  # not seen in the first fit
-            raise ValueError(
-                "This batch has rows with no positive label, but the first fit had none, so "
-                "the model has no background output. Include such rows in the first call or "
-                "use empty_label_sets='ignore'."
-            )
-        warnings.warn(
-            f"Dropping {int(empty.sum())} rows of y with no positive label "
-            "(empty_label_sets='ignore').",
-            UserWarning,
-            stacklevel=4,
-        )
-        if empty.all():
-            raise ValueError("Every row of y is empty; nothing to train on.")
-        return X[~empty], indicator[~empty]
-
-    def _output_targets(self, indicator):
-        if not getattr(self, "has_background_", False):
-            return indicator
-        background = (indicator.sum(axis=1, keepdims=True) == 0).astype(np.float32)
-        return np.hstack([indicator, background])
-
     def _build_net(self, X, n_outputs, device):
-        feature_dim = n_outputs if self.feature_dim == "n_classes" else self.feature_dim
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed)
-            backbone, width = self._make_backbone(X, feature_dim)
-            network = MLabNCNetwork(
-                backbone,
-                n_outputs=n_outputs,
-                head=self.head,
-                feature_dim=feature_dim,
-                n_backbone_outputs=width,
-                example_input=None if width else _example_batch(X),
-                random_state=self._seed,
-                autocast_dtype=_PRECISIONS[self.precision],
-            )
-        if self.compile:
-            network.compile()
-        base_loss = {
-            "pal": PickAllLabelLoss(),
-            "pal_normalized": PickAllLabelLoss(normalize=True),
-            "bce": OneVsAllLoss(),
-        }[self.loss]
-        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
-        optimizer_params = {"optimizer__weight_decay": self.weight_decay}
-        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.SGD):
-            optimizer_params["optimizer__momentum"] = self.momentum
-        if _fusable(optimizer, network, device):
-            # One fused kernel updates every parameter instead of a few kernels each.
-            optimizer_params["optimizer__fused"] = True
-        callbacks = []
-        if self.lr_schedule == "cosine":
-            callbacks.append(
-                (
-                    "lr_schedule",
-                    LRScheduler(
-                        policy="CosineAnnealingLR", T_max=self.max_epochs, eta_min=self.lr / 1000
-                    ),
-                )
-            )
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(patience=self.n_iter_no_change, load_best=True),
-                )
-            )
-        if self.collapse_every:
-            on = ("train", "valid") if self.early_stopping else ("train",)
-            monitor = CollapseMonitor(self.collapse_every, on=on, n_labels=self.n_labels_)
-            callbacks.append(("collapse_monitor", monitor))
-        if self.verbose:
-            callbacks.append(("progress", EpochProgressBar(self.max_epochs)))
-        callbacks += list(self.callbacks or [])
-        net = FastNeuralNet(
-            module=network,
-            criterion=PenalizedLoss(base_loss, self.feature_decay),
-            optimizer=optimizer,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            iterator_train=BatchIterator,
-            iterator_train__shuffle=True,
-            iterator_train__seed=self._seed,
-            iterator_valid=BatchIterator,
-            train_split=None,
-            callbacks=callbacks,
-            device=device,
-            verbose=0,
-            **optimizer_params,
-        )
-        return net.initialize()
-
-    def _make_backbone(self, X, feature_dim):
-        """The backbone and its output width (None when it must be inferred)."""
-        if self.module is None:
-            widths = [int(w) for w in self.hidden_layer_sizes]
-            if feature_dim is not None:  # d sets the width of the last hidden layer
-                widths = widths[:-1] + [feature_dim]
-            mlp = MLP(X.shape[1], widths, dropout=self.dropout)
-            return mlp, mlp.n_outputs
-        if isinstance(self.module, nn.Module):
-            backbone = copy.deepcopy(self.module)
-            for layer in backbone.modules():
-                if hasattr(layer, "reset_parameters"):
-                    layer.reset_parameters()
-        else:
-            kwargs = {}
-            if feature_dim is not None and _accepts(self.module, "n_outputs"):
-                kwargs["n_outputs"] = feature_dim  # the backbone itself ends at width d
-            backbone = self.module(X.shape[1], **kwargs)
-            if not isinstance(backbone, nn.Module):
-                raise TypeError(
-                    "module must be a torch.nn.Module instance or a callable returning one "
-                    f"when called as module(n_features_in_); got {type(backbone).__name__}."
-                )
-        return backbone, getattr(backbone, "n_outputs", None)
-
-    def _datasets(self, X, targets):
-        device = self.net_.device
-        if not self.early_stopping:
-            return TensorBatches(X, targets, device), None
-        rng = np.random.RandomState(self._seed)
-        order = rng.permutation(X.shape[0])
-        n_valid = max(1, int(round(self.validation_fraction * X.shape[0])))
-        if X.shape[0] - n_valid < 2:
-            raise ValueError(
-                f"early_stopping with validation_fraction={self.validation_fraction} leaves "
-                f"fewer than 2 training samples out of {X.shape[0]}; use more data or "
-                "early_stopping=False."
-            )
-        valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-        return (
-            TensorBatches(X[train_idx], targets[train_idx], device),
-            TensorBatches(X[valid_idx], targets[valid_idx], device),
-        )
+        params = self.get_params(deep=False)
+        return build_net(params, X, n_outputs, self.n_labels_, device, self._seed)
 
     def _fit_decision(self, train, indicator):
         """Fit what the decision rule needs from the training data's outputs."""
-        sizes = indicator.sum(axis=1).astype(int)
-        self.multiplicities_ = np.unique(sizes)
-        self.decision_ = self.decision
-        if self.decision == "auto":
-            self.decision_ = "threshold" if self.loss == "bce" else "cardinality"
-        if self._encoder.kind_ != "multilabel":
-            return
+        self.multiplicities_ = np.unique(indicator.sum(axis=1).astype(int))
+        self.decision_ = default_rule(self.loss) if self.decision == "auto" else self.decision
         for stale in ("threshold_", "_prototypes"):  # from an earlier fit
             self.__dict__.pop(stale, None)
-        tune = self.decision_ == "threshold" and self.threshold is None and self.loss != "bce"
-        if self.decision_ == "threshold" and not tune:
-            self.threshold_ = 0.5 if self.threshold is None else float(self.threshold)
-        if not tune and self.decision_ != "prototype":
-            return  # the rule needs nothing from the training outputs: no extra pass
-        logits, features = self._forward_dataset(train)
-        if tune:
-            label_logits, empty = split_background(logits, self.has_background_)
-            truth = torch.as_tensor(train.Y[:, : self.n_labels_], device=logits.device)
-            self.threshold_ = tune_threshold(label_logits, empty, truth)
-        else:
-            self._prototypes = TagwisePrototypes().fit(
-                features.cpu().numpy(), train.Y[:, : self.n_labels_].cpu().numpy()
-            )
+        if self._encoder.kind_ != "multilabel":
+            return
+        threshold, prototypes = fit_rule(
+            self.decision_,
+            threshold=self.threshold,
+            independent=self._independent_labels,
+            outputs=lambda: self._forward_dataset(train),
+            Y=train.Y[:, : self.n_labels_],
+            has_background=self.has_background_,
+        )
+        if threshold is not None:
+            self.threshold_ = threshold
+        if prototypes is not None:
+            self._prototypes = prototypes
 
     # --------------------------------------------------------------- prediction
     def _forward_dataset(self, dataset):
-        module = self.net_.module_
-        # Inference leaves the module in eval mode rather than restoring the previous mode:
-        # toggling back would race with concurrent predict calls from other threads.
-        module.eval()
-        iterator = BatchIterator(dataset, batch_size=self.batch_size * _PREDICT_BATCH_FACTOR)
-        logits, features = [], []
-        with torch.inference_mode():
-            for Xb, _ in iterator:
-                z, h = module(Xb)
-                logits.append(z)
-                features.append(h)
-        return torch.cat(logits), torch.cat(features)
+        batch_size = self.batch_size * _PREDICT_BATCH_FACTOR
+        return forward_batches(self.net_.module_, dataset, batch_size)
 
     def _forward(self, X):
         check_is_fitted(self, "net_")
         X = validate_data(
             self, X, accept_sparse="csr", dtype=(np.float32, np.float64), reset=False
         )
-        _check_magnitude(X)
+        check_input_magnitude(X)
         return self._forward_dataset(TensorBatches(X, None, self.net_.device))
+
+    @Substitution(**DOCS)
+    def network_outputs(self, X) -> NetworkOutputs:
+        """Label logits, penultimate features and predicted label sets from one forward pass.
+
+        What collapse metrics need (see :mod:`sklearn_mlabnc.scorers`), as tensors on the
+        network's device, without the three passes of separate ``decision_function``,
+        ``transform`` and ``predict`` calls.
+
+        {X_parameters}
+
+        Returns
+        -------
+        outputs : NetworkOutputs
+            Named tuple ``(logits, features, label_sets)``.
+
+        Examples
+        --------
+        {fitted_example}
+        >>> out = clf.network_outputs(X)
+        >>> tuple(out.logits.shape), tuple(out.features.shape), out.label_sets.dtype
+        ((40, 3), (40, 8), torch.bool)
+        """
+        logits, features = self._forward(X)
+        label_sets = self._label_sets(logits, features)
+        return NetworkOutputs(logits[:, : self.n_labels_], features, label_sets)
 
     @property
     def _independent_labels(self) -> bool:
@@ -616,22 +374,22 @@ class MLabNCClassifier(
         """Boolean (n, n_labels) predictions on the device."""
         if self._encoder.kind_ != "multilabel":
             return torch.nn.functional.one_hot(logits.argmax(dim=1), self.n_labels_).bool()
-        label_logits, empty = split_background(logits, self.has_background_)
-        if self.decision_ == "cardinality":
-            return cardinality_rule(label_logits, empty, self.multiplicities_)
-        if self.decision_ == "prototype":
-            return self._prototypes.predict(features, label_logits, self.multiplicities_)
-        if self._independent_labels:
-            return torch.sigmoid(label_logits) >= self.threshold_
-        return threshold_rule(label_logits, empty, self.threshold_)
+        return apply_rule(
+            self.decision_,
+            logits,
+            features,
+            has_background=self.has_background_,
+            multiplicities=self.multiplicities_,
+            threshold=getattr(self, "threshold_", None),
+            prototypes=getattr(self, "_prototypes", None),
+            independent=self._independent_labels,
+        )
 
+    @Substitution(**DOCS)
     def predict(self, X):
         """Predict label sets (multi-label) or classes (1-D targets).
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
+        {X_parameters}
 
         Returns
         -------
@@ -651,6 +409,7 @@ class MLabNCClassifier(
         predicted = self._label_sets(logits, features).cpu().numpy()
         return self._encoder.inverse_transform(predicted)
 
+    @Substitution(**DOCS)
     def predict_proba(self, X):
         """Scores in [0, 1] per label (multi-label) or class probabilities (1-D targets).
 
@@ -658,10 +417,7 @@ class MLabNCClassifier(
         targets with a background output its column is left out, so a row sums to at most 1.
         For ``loss="bce"`` they are per-label sigmoids.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
+        {X_parameters}
 
         Returns
         -------
@@ -670,13 +426,10 @@ class MLabNCClassifier(
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from sklearn_mlabnc import MLabNCClassifier
-        >>> X = np.array([[0.0, 1.0], [1.0, 0.0]] * 20)
-        >>> clf = MLabNCClassifier(hidden_layer_sizes=(8,), max_epochs=5, random_state=0)
-        >>> proba = clf.fit(X, [1, 0] * 20).predict_proba(X[:2])
-        >>> proba.shape, bool(np.allclose(proba.sum(axis=1), 1))
-        ((2, 2), True)
+        {fitted_example}
+        >>> proba = clf.predict_proba(X[:2])
+        >>> proba.shape, bool((proba >= 0).all() and (proba.sum(axis=1) <= 1 + 1e-6).all())
+        ((2, 3), True)
         """
         logits, _ = self._forward(X)
         if self._independent_labels:
@@ -685,6 +438,7 @@ class MLabNCClassifier(
             proba = torch.softmax(logits, dim=1)[:, : self.n_labels_]
         return proba.cpu().numpy().astype(np.float64)
 
+    @Substitution(**DOCS)
     def decision_function(self, X):
         """Normalised logits: ``log p_k`` (PAL) or raw logits (BCE), per label.
 
@@ -692,10 +446,7 @@ class MLabNCClassifier(
         per-sample constant, which makes scores comparable across samples (for ranking
         metrics). For 1-D binary targets, returns the logit difference of the positive class.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
+        {X_parameters}
 
         Returns
         -------
@@ -704,12 +455,9 @@ class MLabNCClassifier(
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from sklearn_mlabnc import MLabNCClassifier
-        >>> X = np.array([[0.0, 1.0], [1.0, 0.0]] * 20)
-        >>> clf = MLabNCClassifier(hidden_layer_sizes=(8,), max_epochs=5, random_state=0)
-        >>> clf.fit(X, [1, 0] * 20).decision_function(X[:2]).shape
-        (2,)
+        {fitted_example}
+        >>> clf.decision_function(X[:2]).shape
+        (2, 3)
         """
         logits, _ = self._forward(X)
         if self._independent_labels:
@@ -720,13 +468,11 @@ class MLabNCClassifier(
                 scores = scores[:, 1] - scores[:, 0]
         return scores.cpu().numpy().astype(np.float64)
 
+    @Substitution(**DOCS)
     def transform(self, X):
         """Penultimate features of the network.
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Inputs.
+        {X_parameters}
 
         Returns
         -------
@@ -735,22 +481,22 @@ class MLabNCClassifier(
 
         Examples
         --------
-        >>> import numpy as np
-        >>> from sklearn_mlabnc import MLabNCClassifier
-        >>> X = np.random.default_rng(0).normal(size=(30, 4))
-        >>> Y = (X[:, :3] > 0).astype(int)
-        >>> clf = MLabNCClassifier(hidden_layer_sizes=(16,), feature_dim="n_classes",
-        ...                        head="etf", max_epochs=2).fit(X, Y)
-        >>> clf.transform(X).shape
-        (30, 4)
+        {fitted_example}
+        >>> clf.transform(X).shape  # the width of the last hidden layer
+        (40, 8)
         """
         _, features = self._forward(X)
         return features.cpu().numpy().astype(np.float64)
 
-    def save(self, path):
+    @Substitution(**DOCS)
+    def save(self, path) -> Path:
         """Save the fitted model to a safetensors file, loadable without pickle.
 
-        See :func:`~sklearn_mlabnc.load_model`; a model saved on a GPU loads on a CPU.
+        ``module`` must be ``None``, a backbone class from :mod:`sklearn_mlabnc.backbones`
+        or a ``functools.partial`` of one with JSON-friendly arguments, and ``callbacks``
+        ``None`` (other objects need code to rebuild: pickle those). Optimizer state is not
+        saved: ``warm_start`` training restarts the optimizer. See
+        :func:`~sklearn_mlabnc.load_model`; a model saved on a GPU loads on a CPU.
 
         Parameters
         ----------
@@ -764,16 +510,64 @@ class MLabNCClassifier(
 
         Examples
         --------
-        >>> import tempfile, numpy as np
-        >>> from sklearn_mlabnc import MLabNCClassifier
-        >>> X = np.random.default_rng(0).normal(size=(30, 3))
-        >>> clf = MLabNCClassifier(hidden_layer_sizes=(8,), max_epochs=1).fit(X, X[:, :2] > 0)
+        {fitted_example}
+        >>> import tempfile
         >>> clf.save(tempfile.mkdtemp() + "/model.safetensors").suffix
         '.safetensors'
         """
-        from ._persistence import save_model
+        documents, tensors = self._fitted_state()
+        return write_model(path, tensors, documents)
 
-        return save_model(self, path)
+    def _fitted_state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """JSON documents (``params``, ``fitted``) and tensors that rebuild this model."""
+        check_is_fitted(self, "net_")
+        params = params_to_json(self.get_params(deep=False))
+        fitted = {key: getattr(self, name, None) for key, name in _SAVED_ATTRIBUTES.items()}
+        fitted.update(self._encoder.to_dict(), n_outputs=int(self.net_.module_.head.bias.shape[0]))
+        tensors = {_NETWORK + k: v for k, v in self.net_.module_.state_dict().items()}
+        prototypes = getattr(self, "_prototypes", None)
+        if prototypes is not None:
+            state = prototypes.to_dict()
+            fitted["scales"] = state.pop("scales")
+            for name, array in state.items():
+                if array is not None:
+                    tensors[_PROTOTYPES + name] = torch.as_tensor(array)
+        return {"params": params, "fitted": fitted}, tensors
+
+    @classmethod
+    def _from_fitted_state(cls, documents: dict, tensors: dict, device=None) -> MLabNCClassifier:
+        """The fitted model that :meth:`_fitted_state` described, its network on ``device``."""
+        params, fitted = params_from_json(documents["params"]), documents["fitted"]
+        if device is None:  # a model trained on a GPU loads on a CPU-only machine
+            saved = params["device"]
+            device = saved if saved == "auto" or not saved.startswith("cuda") else "auto"
+        estimator = cls(**params)
+        estimator._encoder = encoder = TargetEncoder.from_dict(fitted)
+        estimator.classes_ = encoder.classes_
+        estimator.n_labels_ = encoder.n_labels_
+        for key, name in _SAVED_ATTRIBUTES.items():
+            value = fitted[key]
+            if value is not None and not (isinstance(value, list) and not value):
+                setattr(estimator, name, _ARRAYS[key](value) if key in _ARRAYS else value)
+        placeholder = np.zeros((2, fitted["n_features_in"]), dtype=np.float32)
+        estimator.net_ = estimator._build_net(
+            placeholder, fitted["n_outputs"], resolve_device(device)
+        )
+        state = {k[len(_NETWORK) :]: v for k, v in tensors.items() if k.startswith(_NETWORK)}
+        try:
+            estimator.net_.module_.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"The saved tensors do not fit the network: {exc}") from exc
+        if "scales" in fitted:
+            arrays = {
+                k[len(_PROTOTYPES) :]: v.numpy()
+                for k, v in tensors.items()
+                if k.startswith(_PROTOTYPES)
+            }
+            estimator._prototypes = TagwisePrototypes.from_dict(
+                {"scales": fitted["scales"], **arrays}
+            )
+        return estimator
 
     # --------------------------------------------------------------- introspection
     @property
@@ -801,69 +595,3 @@ class MLabNCClassifier(
         tags.classifier_tags.multi_label = True
         tags.input_tags.sparse = True
         return tags
-
-
-def _resolve_device(device) -> torch.device:
-    if isinstance(device, torch.device):
-        resolved = device
-    elif device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            resolved = torch.device(device)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"Unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'."
-            ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this machine "
-            "(torch.cuda.is_available() is False). Use device='cpu' or 'auto', or install a "
-            "CUDA build of torch."
-        )
-    if resolved.type == "cuda" and resolved.index is not None:
-        if resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} does not exist: {torch.cuda.device_count()} CUDA device(s)."
-            )
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"Unsupported device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'.")
-    return resolved
-
-
-# Networks run in float32, where squares of values above ~1e19 overflow; well before that,
-# activations and batch statistics lose all precision.
-_MAX_ABS_INPUT = 1e15
-
-
-def _check_magnitude(X) -> None:
-    values = X.data if sp.issparse(X) else X
-    largest = float(np.abs(values).max()) if values.size else 0.0
-    if largest > _MAX_ABS_INPUT:
-        raise ValueError(
-            f"X has values as large as {largest:.3g} in magnitude; the network computes in "
-            f"float32 and cannot train or predict on values beyond {_MAX_ABS_INPUT:.0e}. "
-            "Standardise X first (e.g. sklearn.preprocessing.StandardScaler)."
-        )
-
-
-def _accepts(factory, name: str) -> bool:
-    try:
-        return name in inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # builtins and some C callables have no signature
-        return False
-
-
-def _example_batch(X) -> torch.Tensor:
-    rows = X[:2]
-    rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
-    return torch.as_tensor(rows, dtype=torch.float32)
-
-
-def _fusable(optimizer, network: nn.Module, device) -> bool:
-    """Whether ``optimizer`` can run as torch's fused single-kernel update here."""
-    return (
-        optimizer in _OPTIMIZERS.values()
-        and torch.device(device).type in ("cpu", "cuda")
-        and all(p.dtype in (torch.float32, torch.float64) for p in network.parameters())
-    )

@@ -20,8 +20,29 @@ lets the empty-set mean compete as one more prototype.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
+
+
+class NetworkOutputs(NamedTuple):
+    """What one forward pass of a fitted :class:`MLabNCClassifier` gives, on its device.
+
+    Attributes
+    ----------
+    logits : torch.Tensor of shape (n_samples, n_labels)
+        The label logits (a background output, if any, left out).
+    features : torch.Tensor of shape (n_samples, d)
+        The penultimate features the head sees.
+    label_sets : torch.Tensor of bool, shape (n_samples, n_labels)
+        The predicted label sets (one-hot classes for 1-D targets).
+    """
+
+    logits: torch.Tensor
+    features: torch.Tensor
+    label_sets: torch.Tensor
+
 
 # Alternating least squares for the tag-wise prototypes: at most this many rounds, stopping
 # once no scale c_m moves by more than the tolerance (relative).
@@ -87,6 +108,52 @@ def cardinality_rule(
     candidates = torch.tensor(allowed, device=label_logits.device)
     chosen = candidates[torch.argmax(drops[:, candidates - 1], dim=1)]
     return _first_m(top.indices, chosen, n_labels) & ~empty[:, None]
+
+
+def default_rule(loss: str) -> str:
+    """The rule ``decision="auto"`` uses: sigmoid cut-off for BCE, cardinality for PAL."""
+    return "threshold" if loss == "bce" else "cardinality"
+
+
+def fit_rule(rule: str, *, threshold, independent: bool, outputs, Y, has_background: bool):
+    """What ``rule`` needs from the training data: ``(threshold_, prototypes)``, or Nones.
+
+    ``outputs()`` gives the training logits and features; it is called only when the rule
+    needs them (a tuned threshold or prototypes), sparing a pass over the data otherwise.
+    ``independent`` marks per-label sigmoids (BCE), whose cut-off is 0.5 unless given.
+    """
+    if rule == "threshold" and (threshold is not None or independent):
+        return (0.5 if threshold is None else float(threshold)), None
+    if rule not in ("threshold", "prototype"):
+        return None, None
+    logits, features = outputs()
+    Y = torch.as_tensor(Y, device=logits.device)
+    if rule == "threshold":
+        label_logits, empty = split_background(logits, has_background)
+        return tune_threshold(label_logits, empty, Y), None
+    return None, TagwisePrototypes().fit(features.cpu().numpy(), Y.cpu().numpy())
+
+
+def apply_rule(
+    rule: str,
+    logits: torch.Tensor,
+    features: torch.Tensor,
+    *,
+    has_background: bool,
+    multiplicities: np.ndarray,
+    threshold: float | None,
+    prototypes: TagwisePrototypes | None,
+    independent: bool,
+) -> torch.Tensor:
+    """Boolean ``(n, n_labels)`` label sets from the network outputs under ``rule``."""
+    label_logits, empty = split_background(logits, has_background)
+    if rule == "cardinality":
+        return cardinality_rule(label_logits, empty, multiplicities)
+    if rule == "prototype":
+        return prototypes.predict(features, label_logits, multiplicities)
+    if independent:
+        return torch.sigmoid(label_logits) >= threshold
+    return threshold_rule(label_logits, empty, threshold)
 
 
 def _first_m(indices: torch.Tensor, m: torch.Tensor, n_labels: int) -> torch.Tensor:
@@ -157,6 +224,26 @@ class TagwisePrototypes:
                 break
         self.atoms_, self.origin_, self.scales_ = atoms, origin, scales
         return self
+
+    def to_dict(self) -> dict:
+        """The fitted prototypes: JSON-friendly scales and the arrays (see :meth:`from_dict`)."""
+        return {
+            "scales": {str(m): float(c) for m, c in self.scales_.items()},
+            "atoms": np.asarray(self.atoms_),
+            "origin": np.asarray(self.origin_),
+            "empty_mean": None if self.empty_mean_ is None else np.asarray(self.empty_mean_),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> TagwisePrototypes:
+        """The prototypes that :meth:`to_dict` described."""
+        prototypes = cls()
+        prototypes.scales_ = {int(m): float(c) for m, c in state["scales"].items()}
+        prototypes.atoms_ = np.asarray(state["atoms"])
+        prototypes.origin_ = np.asarray(state["origin"])
+        empty = state.get("empty_mean")
+        prototypes.empty_mean_ = None if empty is None else np.asarray(empty)
+        return prototypes
 
     def predict(
         self, features: torch.Tensor, label_logits: torch.Tensor, multiplicities: np.ndarray

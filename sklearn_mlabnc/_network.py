@@ -33,7 +33,8 @@ class MLabNCNetwork(nn.Module):
         The backbone's output width; inferred with one dry forward pass of
         ``example_input`` when omitted.
     example_input : torch.Tensor, optional
-        A small batch used to infer the backbone's output width.
+        A small batch used to infer the backbone's output width, or to check the given
+        ``n_backbone_outputs`` against it.
     etf_embedding : {"identity", "random"}, default="identity"
         Embedding of the simplex ETF for ``head="etf"``.
     random_state : int, optional
@@ -69,6 +70,13 @@ class MLabNCNetwork(nn.Module):
         self.backbone = backbone
         if n_backbone_outputs is None:
             n_backbone_outputs = _infer_output_width(backbone, example_input)
+        elif example_input is not None:  # check the declared width against the real one
+            actual = _infer_output_width(backbone, example_input)
+            if actual != n_backbone_outputs:
+                raise ValueError(
+                    f"The backbone module declares {n_backbone_outputs} output features "
+                    f"(n_outputs) but returns {actual}; make them agree."
+                )
         self.projection: nn.Module = nn.Identity()
         if feature_dim is not None and feature_dim != n_backbone_outputs:
             self.projection = nn.Linear(n_backbone_outputs, feature_dim)
@@ -109,5 +117,11 @@ def _infer_output_width(backbone: nn.Module, example_input: torch.Tensor | None)
         raise TypeError(
             "The backbone module must return a 2-D tensor of features (batch, d); "
             f"it returned {shape}. Flatten the output inside the module's forward."
+        )
+    if out.shape[0] != example_input.shape[0] or out.shape[1] < 1:
+        raise ValueError(
+            "The backbone module must return one row of at least one feature per input "
+            f"row: for a batch of {example_input.shape[0]} it returned shape "
+            f"{tuple(out.shape)}."
         )
     return int(out.shape[1])

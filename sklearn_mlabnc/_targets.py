@@ -18,14 +18,18 @@ class TargetEncoder:
     pick-all-label loss is ordinary softmax cross-entropy.
     """
 
-    def fit_transform(self, y) -> np.ndarray:
+    def fit_transform(self, y, classes=None) -> np.ndarray:
+        """Learn the label space from ``y`` (or ``classes``, for 1-D ``y``); encode ``y``."""
+        if classes is not None and np.ndim(y) == 1:
+            self.fit_transform(np.asarray(classes))  # the full label space
+            return self.transform(y)
         y = _as_array(y)
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please change "
                 "the shape of y to (n_samples,), for example using ravel().",
                 DataConversionWarning,
-                stacklevel=3,
+                stacklevel=5,  # the caller of fit, past _fit and fit_context
             )
             y = y.ravel()
         if y.ndim == 2:
@@ -40,7 +44,7 @@ class TargetEncoder:
                     "the model cannot learn to predict them. Drop those columns or add "
                     "examples if they matter.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=5,  # the caller of fit, past _fit and fit_context
                 )
             return indicator
         if y.ndim != 1:
@@ -88,6 +92,87 @@ class TargetEncoder:
         if self.kind_ == "multilabel":
             return indicator.astype(np.int64)
         return self.classes_[np.argmax(indicator, axis=1)]
+
+    def to_dict(self) -> dict:
+        """The fitted encoder as JSON-friendly values (see :meth:`from_dict`)."""
+        multilabel = self.kind_ == "multilabel"
+        return {
+            "kind": self.kind_,
+            "n_labels": int(self.n_labels_),
+            "classes": None if multilabel else self.classes_.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> TargetEncoder:
+        """The encoder that :meth:`to_dict` described."""
+        encoder = cls()
+        encoder.kind_ = state["kind"]
+        encoder.n_labels_ = int(state["n_labels"])
+        if encoder.kind_ == "multilabel":
+            encoder.classes_ = [np.array([0, 1])] * encoder.n_labels_
+        else:
+            encoder.classes_ = np.asarray(state["classes"])
+        return encoder
+
+
+def training_targets(X, indicator: np.ndarray, pal: bool, policy: str, has_background: bool):
+    """``X`` and the network's training targets: checked, empty rows handled, background added.
+
+    ``pal`` says the pick-all-label loss is used on multi-label targets, where rows with no
+    positive label need the ``empty_label_sets`` ``policy`` (see :func:`drop_empty_sets`).
+    """
+    if indicator.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"X has {X.shape[0]} samples but y has {indicator.shape[0]}; they must match."
+        )
+    if pal:
+        X, indicator = drop_empty_sets(X, indicator, policy, has_background)
+    return X, with_background(indicator) if has_background else indicator
+
+
+def needs_background(indicator: np.ndarray, kind: str, loss: str, policy: str) -> bool:
+    """Whether a PAL model needs a "no label" output: empty rows under the "background" policy."""
+    if kind != "multilabel" or loss == "bce":  # BCE handles empty rows itself
+        return False
+    return policy == "background" and bool((indicator.sum(axis=1) == 0).any())
+
+
+def drop_empty_sets(X, indicator: np.ndarray, policy: str, has_background: bool):
+    """``X`` and ``indicator`` ready for PAL training under the ``empty_label_sets`` policy.
+
+    Rows with no positive label are kept when a background output predicts them, dropped
+    with a warning under ``"ignore"``, and refused otherwise with an error naming the options.
+    """
+    empty = indicator.sum(axis=1) == 0
+    if has_background or not empty.any():
+        return X, indicator
+    if policy == "error":
+        raise ValueError(
+            f"{int(empty.sum())} rows of y have no positive label; the pick-all-label loss "
+            "is undefined on them. Use empty_label_sets='background' (predict the empty set "
+            "through an extra output) or 'ignore' (drop them), or loss='bce'."
+        )
+    if policy == "background":  # not seen in the first fit
+        raise ValueError(
+            "This batch has rows with no positive label, but the first fit had none, so "
+            "the model has no background output. Include such rows in the first call or "
+            "use empty_label_sets='ignore'."
+        )
+    warnings.warn(
+        f"Dropping {int(empty.sum())} rows of y with no positive label "
+        "(empty_label_sets='ignore').",
+        UserWarning,
+        stacklevel=6,
+    )
+    if empty.all():
+        raise ValueError("Every row of y is empty; nothing to train on.")
+    return X[~empty], indicator[~empty]
+
+
+def with_background(indicator: np.ndarray) -> np.ndarray:
+    """The indicator with a last "no label" column, 1 on rows with no positive label."""
+    background = (indicator.sum(axis=1, keepdims=True) == 0).astype(np.float32)
+    return np.hstack([indicator, background])
 
 
 def _as_array(y) -> np.ndarray:

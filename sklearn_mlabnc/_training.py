@@ -1,16 +1,41 @@
-"""skorch plumbing owned by :class:`MLabNCClassifier`: the loss wrapper, the net, callbacks.
+"""Training plumbing of :class:`MLabNCClassifier`: building the skorch net, device, data.
 
-Nothing here is public. The estimator composes a :class:`FastNeuralNet` in ``fit``.
+Nothing here is public API: the estimator composes a :class:`FastNeuralNet` with
+:func:`build_net`, resolves its device with :func:`resolve_device` and describes its
+backbone for saving with :func:`module_spec`.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import inspect
+import json
 import math
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from torch import nn
+
+from . import backbones
+from ._batching import BatchIterator, TensorBatches
+from ._losses import OneVsAllLoss, PickAllLabelLoss
+from ._network import MLabNCNetwork
+from .callbacks import CollapseMonitor
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+LOSSES = {
+    "pal": PickAllLabelLoss,
+    "pal_normalized": functools.partial(PickAllLabelLoss, normalize=True),
+    "bce": OneVsAllLoss,
+}
+# Networks run in float32, where squares of values above ~1e19 overflow; well before that,
+# activations and batch statistics lose all precision.
+MAX_ABS_INPUT = 1e15
 
 
 class PenalizedLoss(nn.Module):
@@ -168,3 +193,300 @@ class EpochProgressBar(Callback):
         state = self.__dict__.copy()
         state.pop("bar_", None)
         return state
+
+
+# ---------------------------------------------------------------------- building the net
+def check_params(params: dict) -> None:
+    """Checks of an estimator's parameters beyond ``_parameter_constraints``' types and ranges.
+
+    Raises ``ValueError`` or ``TypeError`` naming the parameter, before any torch code can
+    fail on the value with a less helpful error.
+    """
+    sizes = params["hidden_layer_sizes"]
+    widths = list(sizes) if isinstance(sizes, (list, tuple, np.ndarray)) else None
+    if (
+        not widths
+        or any(isinstance(w, (bool, np.bool_)) for w in widths)
+        or not all(isinstance(w, (int, np.integer)) and w >= 1 for w in widths)
+    ):
+        raise ValueError(
+            "hidden_layer_sizes must be a non-empty tuple of positive ints (the widths of "
+            f"the hidden layers, e.g. (256, 256)); got {sizes!r}."
+        )
+    # bool is an int to Python and to scikit-learn's Interval; max_epochs=True is a slip.
+    for name in ("feature_dim", "batch_size", "max_epochs", "n_iter_no_change", "collapse_every"):
+        if isinstance(params[name], (bool, np.bool_)):
+            raise TypeError(f"{name} must be an int, not a bool; got {params[name]!r}.")
+    for callback in params["callbacks"] or []:
+        named = isinstance(callback, tuple) and len(callback) == 2
+        if named and not isinstance(callback[0], str):
+            named = False
+        target = callback[1] if named else callback
+        is_callback = isinstance(target, Callback) or (
+            isinstance(target, type) and issubclass(target, Callback)
+        )
+        if not is_callback:
+            raise TypeError(
+                "callbacks must be a list of skorch callbacks (instances or classes of "
+                f"skorch.callbacks.Callback, or (name, callback) pairs); got {callback!r}."
+            )
+    resolve_device(params["device"])  # a bad device string is reported before training
+
+
+def build_net(params: dict, X, n_outputs: int, n_labels: int, device, seed: int):
+    """The initialised :class:`FastNeuralNet` for an estimator's ``get_params()``.
+
+    ``X`` gives the input width (and an example batch when the backbone's output width
+    must be inferred); ``n_outputs`` counts the labels plus a background output if any.
+    """
+    feature_dim = n_outputs if params["feature_dim"] == "n_classes" else params["feature_dim"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        backbone, width = make_backbone(params, X, feature_dim)
+        network = MLabNCNetwork(
+            backbone,
+            n_outputs=n_outputs,
+            head=params["head"],
+            feature_dim=feature_dim,
+            n_backbone_outputs=width,
+            # A user's backbone is run once on two rows, so a wrong output shape is
+            # reported here rather than as a shape error deep inside training.
+            example_input=None if params["module"] is None else _example_batch(X),
+            random_state=seed,
+            autocast_dtype=PRECISIONS[params["precision"]],
+        )
+    if params["compile"]:
+        network.compile()
+    optimizer = OPTIMIZERS.get(params["optimizer"], params["optimizer"])
+    optimizer_params = {"optimizer__weight_decay": params["weight_decay"]}
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.SGD):
+        optimizer_params["optimizer__momentum"] = params["momentum"]
+    if _fusable(optimizer, network, device):
+        # One fused kernel updates every parameter instead of a few kernels each.
+        optimizer_params["optimizer__fused"] = True
+    net = FastNeuralNet(
+        module=network,
+        criterion=PenalizedLoss(LOSSES[params["loss"]](), params["feature_decay"]),
+        optimizer=optimizer,
+        lr=params["lr"],
+        batch_size=params["batch_size"],
+        iterator_train=BatchIterator,
+        iterator_train__shuffle=True,
+        iterator_train__seed=seed,
+        iterator_valid=BatchIterator,
+        train_split=None,
+        callbacks=_callbacks(params, n_labels),
+        device=device,
+        verbose=0,
+        **optimizer_params,
+    )
+    return net.initialize()
+
+
+def _callbacks(params: dict, n_labels: int) -> list:
+    callbacks = []
+    if params["lr_schedule"] == "cosine":
+        schedule = LRScheduler(
+            policy="CosineAnnealingLR", T_max=params["max_epochs"], eta_min=params["lr"] / 1000
+        )
+        callbacks.append(("lr_schedule", schedule))
+    if params["early_stopping"]:
+        stopping = EarlyStopping(patience=params["n_iter_no_change"], load_best=True)
+        callbacks.append(("early_stopping", stopping))
+    if params["collapse_every"]:
+        on = ("train", "valid") if params["early_stopping"] else ("train",)
+        monitor = CollapseMonitor(params["collapse_every"], on=on, n_labels=n_labels)
+        callbacks.append(("collapse_monitor", monitor))
+    if params["verbose"]:
+        callbacks.append(("progress", EpochProgressBar(params["max_epochs"])))
+    return callbacks + list(params["callbacks"] or [])
+
+
+def make_backbone(params: dict, X, feature_dim):
+    """The backbone and its output width (None when it must be inferred)."""
+    module = params["module"]
+    if module is None:
+        widths = [int(w) for w in params["hidden_layer_sizes"]]
+        if feature_dim is not None:  # d sets the width of the last hidden layer
+            widths = widths[:-1] + [feature_dim]
+        mlp = backbones.MLP(X.shape[1], widths, dropout=params["dropout"])
+        return mlp, mlp.n_outputs
+    if isinstance(module, nn.Module):
+        backbone = copy.deepcopy(module)
+        for layer in backbone.modules():
+            if hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+    else:
+        kwargs = {}
+        if feature_dim is not None and _accepts(module, "n_outputs"):
+            kwargs["n_outputs"] = feature_dim  # the backbone itself ends at width d
+        backbone = module(X.shape[1], **kwargs)
+        if not isinstance(backbone, nn.Module):
+            raise TypeError(
+                "module must be a torch.nn.Module instance or a callable returning one "
+                f"when called as module(n_features_in_); got {type(backbone).__name__}."
+            )
+    return backbone, getattr(backbone, "n_outputs", None)
+
+
+def split_datasets(X, targets, device, params: dict, seed: int):
+    """Training batches, and validation batches when early stopping holds some data out."""
+    if not params["early_stopping"]:
+        return TensorBatches(X, targets, device), None
+    fraction = params["validation_fraction"]
+    order = np.random.RandomState(seed).permutation(X.shape[0])
+    n_valid = max(1, int(round(fraction * X.shape[0])))
+    if X.shape[0] - n_valid < 2:
+        raise ValueError(
+            f"early_stopping with validation_fraction={fraction} leaves fewer than 2 "
+            f"training samples out of {X.shape[0]}; use more data or early_stopping=False."
+        )
+    valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+    return (
+        TensorBatches(X[train_idx], targets[train_idx], device),
+        TensorBatches(X[valid_idx], targets[valid_idx], device),
+    )
+
+
+def resolve_device(device) -> torch.device:
+    """The torch device for a ``device`` parameter, with errors naming the fix."""
+    if isinstance(device, torch.device):
+        resolved = device
+    elif device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            resolved = torch.device(device)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"Unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+            ) from exc
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"Unsupported device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'.")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this machine "
+            "(torch.cuda.is_available() is False). Use device='cpu' or 'auto', or install a "
+            "CUDA build of torch."
+        )
+    if resolved.type == "cuda" and resolved.index is not None:
+        if resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} does not exist: {torch.cuda.device_count()} CUDA device(s)."
+            )
+    return resolved
+
+
+def check_input_magnitude(X) -> None:
+    """Refuse inputs too large for float32 networks, naming the fix."""
+    values = X.data if sp.issparse(X) else X
+    largest = float(np.abs(values).max()) if values.size else 0.0
+    if largest > MAX_ABS_INPUT:
+        raise ValueError(
+            f"X has values as large as {largest:.3g} in magnitude; the network computes in "
+            f"float32 and cannot train or predict on values beyond {MAX_ABS_INPUT:.0e}. "
+            "Standardise X first (e.g. sklearn.preprocessing.StandardScaler)."
+        )
+
+
+def _accepts(factory, name: str) -> bool:
+    try:
+        return name in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return False
+
+
+def _example_batch(X) -> torch.Tensor:
+    rows = X[:2]
+    rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+    return torch.as_tensor(rows, dtype=torch.float32)
+
+
+def _fusable(optimizer, network: nn.Module, device) -> bool:
+    """Whether ``optimizer`` can run as torch's fused single-kernel update here."""
+    return (
+        optimizer in OPTIMIZERS.values()
+        and torch.device(device).type in ("cpu", "cuda")
+        and all(p.dtype in (torch.float32, torch.float64) for p in network.parameters())
+    )
+
+
+def train_epochs(net, train, valid, epochs: int, seed: int) -> None:
+    """Train ``net`` for ``epochs`` more epochs on prepared batches, reproducibly."""
+    net.train_split = FixedSplit(valid) if valid is not None else None
+    net.max_epochs = epochs
+    # Dropout draws from torch's global generator: seed it for this call only, so fits
+    # are reproducible and the caller's random state is left alone.
+    device = torch.device(net.device)
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed + len(net.history))
+        net.partial_fit(train, None)
+    net.train_split = None  # do not keep (device) data inside the fitted model
+
+
+def forward_batches(module: nn.Module, dataset, batch_size: int):
+    """Logits and features of ``module`` over ``dataset``, concatenated on its device."""
+    # Inference leaves the module in eval mode rather than restoring the previous mode:
+    # toggling back would race with concurrent predict calls from other threads.
+    module.eval()
+    logits, features = [], []
+    with torch.inference_mode():
+        for Xb, _ in BatchIterator(dataset, batch_size=batch_size):
+            z, h = module(Xb)
+            logits.append(z)
+            features.append(h)
+    return torch.cat(logits), torch.cat(features)
+
+
+# ------------------------------------------------------------------ saving the parameters
+def params_to_json(params: dict) -> dict:
+    """An estimator's ``get_params()`` as JSON-friendly values, or an error naming why not."""
+    params = dict(params)
+    params["module"] = module_spec(params["module"])
+    if params["callbacks"]:
+        raise ValueError(
+            "Models with extra skorch callbacks cannot be saved without pickle; set "
+            "callbacks=None before saving or use pickle/joblib."
+        )
+    params["device"] = str(params["device"])
+    if not isinstance(params["random_state"], (int, type(None))):
+        params["random_state"] = None  # a RandomState object is not saved
+    return params
+
+
+def params_from_json(params: dict) -> dict:
+    """The ``get_params()`` that :func:`params_to_json` described."""
+    return {**params, "module": module_from_spec(params["module"])}
+
+
+def module_spec(module):
+    """A JSON description of a ``module`` parameter that can be rebuilt without pickle."""
+    if module is None:
+        return None
+    target, kwargs = module, {}
+    if isinstance(module, functools.partial) and not module.args:
+        target, kwargs = module.func, dict(module.keywords)
+    name = getattr(target, "__name__", None)
+    if name not in backbones.__all__ or getattr(backbones, name) is not target:
+        raise ValueError(
+            "save() can only store backbones from sklearn_mlabnc.backbones (a class or a "
+            f"functools.partial of one); got {module!r}. Use pickle or joblib for custom "
+            "modules."
+        )
+    try:
+        json.dumps(kwargs)
+    except TypeError as exc:
+        raise ValueError(f"The backbone's keyword arguments are not JSON-friendly: {exc}") from exc
+    return {"backbone": name, "kwargs": kwargs}
+
+
+def module_from_spec(spec):
+    """The ``module`` parameter that :func:`module_spec` described."""
+    if spec is None:
+        return None
+    if spec.get("backbone") not in backbones.__all__:
+        raise ValueError(f"Unknown backbone {spec.get('backbone')!r} in the saved model.")
+    cls = getattr(backbones, spec["backbone"])
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["kwargs"].items()}
+    return functools.partial(cls, **kwargs) if kwargs else cls

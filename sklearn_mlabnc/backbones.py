@@ -1,7 +1,8 @@
 """Feature extractors ("backbones") that map flat inputs to penultimate features.
 
 Plain torch modules: no scikit-learn, no skorch. A backbone takes ``(batch, n_inputs)``
-and returns ``(batch, n_outputs)`` features; :class:`MLabNCClassifier` puts a head on top.
+and returns ``(batch, n_outputs)`` features; :class:`~sklearn_mlabnc.MLabNCClassifier`
+puts a head on top.
 
 scikit-learn estimators only accept 2-D ``X``, so the image backbones (:class:`SmallCNN`,
 :class:`ResNet18`) take flattened images of ``n_inputs = prod(input_shape)`` pixels in

@@ -9,7 +9,7 @@ from skorch.callbacks import Callback
 
 from .collapse import CollapseStatistics
 
-__all__ = ["CollapseMonitor", "collapse_curves"]
+__all__ = ["CollapseMonitor"]
 
 
 class CollapseMonitor(Callback):
@@ -39,7 +39,7 @@ class CollapseMonitor(Callback):
         Number of label columns; further target/logit columns (such as the background
         output of :class:`~sklearn_mlabnc.MLabNCClassifier`) are left out. ``None`` uses all.
     **report_options
-        Conventions forwarded to :meth:`CollapseStatistics.report` (e.g.
+        Conventions forwarded to :meth:`~sklearn_mlabnc.collapse.CollapseStatistics.report` (e.g.
         ``classes="label_sets"``, ``global_mean="paper"``).
 
     Examples
@@ -106,35 +106,3 @@ class CollapseMonitor(Callback):
         W = head.weight.detach()[:K]
         b = None if getattr(head, "bias", None) is None else head.bias.detach()[:K]
         return stats.report(W=W, b=b, **self.report_options)
-
-
-def collapse_curves(history: Sequence[dict], prefix: str = "train") -> dict[str, list]:
-    """Epochs and metric values recorded by :class:`CollapseMonitor`, as lists per metric.
-
-    Parameters
-    ----------
-    history : sequence of dict
-        A fitted estimator's ``history_`` (or a skorch ``History``).
-    prefix : {"train", "valid"}, default="train"
-        Which data set's curves.
-
-    Returns
-    -------
-    dict of str to list
-        ``"epoch"`` plus one list per recorded metric (without the prefix).
-
-    Examples
-    --------
-    >>> from sklearn_mlabnc.callbacks import collapse_curves
-    >>> history = [{"epoch": 1, "train_nc1": 2.0}, {"epoch": 2}, {"epoch": 3, "train_nc1": 0.5}]
-    >>> collapse_curves(history)
-    {'epoch': [1, 3], 'nc1': [2.0, 0.5]}
-    """
-    start = f"{prefix}_"
-    rows = [row for row in history if f"{start}nc1" in row]
-    curves: dict[str, list] = {"epoch": [row["epoch"] for row in rows]}
-    for row in rows:
-        for key, value in row.items():
-            if key.startswith(start) and key != f"{start}loss" and not key.endswith("_best"):
-                curves.setdefault(key[len(start) :], []).append(value)
-    return {key: values for key, values in curves.items() if len(values) == len(rows)}

@@ -111,8 +111,7 @@ def _evaluate(name, clf, X_train, Y_train, X_test, Y_test, seconds) -> dict:
     import torch
     from sklearn.metrics import f1_score, hamming_loss, label_ranking_average_precision_score
 
-    from .callbacks import collapse_curves
-    from .collapse import collapse_report, soft_iou
+    from .collapse import collapse_curves, collapse_report, soft_iou
 
     Y_pred = clf.predict(X_test)
     scores = clf.decision_function(X_test)
@@ -241,7 +240,13 @@ def _write_report(out: Path, title, rows, models, train, labels, args) -> None:
     try:
         figures = _figures(models, train, labels)
     except ImportError as exc:
-        lines += ["", f"No plots: {exc}"]
+        # Said on the terminal too: a report folder without its figures is easy to miss.
+        hint = (
+            "No plots written: they need matplotlib, the package's 'plot' extra. Install it "
+            '(pip install matplotlib, or pip install ".[plot]" in a checkout) and run again.'
+        )
+        print(hint, file=sys.stderr)
+        lines += ["", f"{hint} ({exc})"]
         figures = {}
     for name, (figure, caption) in figures.items():
         figure.savefig(out / name, dpi=120, bbox_inches="tight")

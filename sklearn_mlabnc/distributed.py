@@ -1,4 +1,4 @@
-"""Scale-out: collapse statistics from Dask or from batch iterators, and searches on a cluster.
+"""Scale-out with Dask: collapse statistics and reports of Dask arrays, searches on a cluster.
 
 Every MLab NC metric is a function of per-label-set counts and feature sums plus two
 ``d x d`` scatter matrices (:class:`~sklearn_mlabnc.collapse.CollapseStatistics`), and two
@@ -14,9 +14,10 @@ memory, or that lives on a cluster, a map-reduce:
   IoU (from ``logits`` or ``H W^T + b``) and NC4 (from ``predictions``) included; NC4 needs
   the final label-set means, so it takes a second pass over ``H`` (``persist`` ``H`` first
   when it is expensive to recompute).
-- :func:`collapse_statistics_from_batches`: the same from any iterator of ``(H, Y)``
-  batches, e.g. a ``torch.utils.data.DataLoader`` over a data set too large for memory;
-  tensors are reduced on their own device. Needs no Dask.
+- Without Dask, :meth:`CollapseStatistics.from_batches
+  <sklearn_mlabnc.collapse.CollapseStatistics.from_batches>` does the same from any
+  iterator of ``(H, Y)`` batches, e.g. a ``torch.utils.data.DataLoader`` over a data set
+  too large for memory; tensors are reduced on their own device.
 
 Dask is optional and imported only when a Dask function is called; install it with
 ``pip install sklearn-mlabnc[dask]``. The :mod:`sklearn_mlabnc.collapse` subpackage itself
@@ -66,41 +67,6 @@ torch tensors through DLPack, so their statistics are reduced on the GPU and onl
 results reach the host; the soft-IoU pass copies its chunks to the host (this GPU path is
 not covered by the CPU test suite).
 
-Design note: training one model on several GPUs
------------------------------------------------
-The above parallelises *across* models (trials, folds). Data-parallel training of *one*
-``MLabNCClassifier`` on several GPUs is not provided; what it would take:
-
-- Mechanism. skorch's :class:`skorch.hf.AccelerateMixin` (``class Net(AccelerateMixin,
-  NeuralNet)``, launched with ``accelerate launch``) wraps the module, optimizer and data in
-  Hugging Face Accelerate, i.e. torch ``DistributedDataParallel`` (DDP) underneath; plain
-  DDP (``torchrun`` + ``init_process_group``) is the alternative. Either way ``fit`` runs
-  once per rank (process), which does not fit scikit-learn's one-call ``fit``: it belongs in
-  a launched script (or in one Dask task per rank, e.g. with ``dask-pytorch-ddp``), not in a
-  ``GridSearchCV``.
-- The estimator builds a ``FastNeuralNet`` in ``_build_net``; it needs a hook (a ``strategy``
-  / ``accelerator`` parameter) to compose ``AccelerateMixin`` in front of it.
-- Data: training batches come from ``TensorBatches`` / ``BatchIterator`` (whole-batch
-  ``index_select``, not a ``DataLoader``), so Accelerate's sampler sharding does not apply;
-  each rank must take its shard of the same seeded permutation (``perm[rank::world]``).
-  The early-stopping split is seeded by ``random_state`` and is therefore already identical
-  on every rank.
-- Loss semantics: PAL is a per-batch *mean*, so DDP's gradient averaging over equal shards
-  reproduces the global batch; the feature penalty ``feature_decay * ||H_batch||_F^2`` is a
-  batch *sum*, so it must be multiplied by the world size to keep its single-GPU meaning.
-  The effective batch is ``batch_size * world_size`` (scale ``lr`` or split the batch).
-- Synchronisation: the epoch losses ``FastNeuralNet`` accumulates on the device, the
-  validation loss used by early stopping and any stopping decision must be all-reduced, or
-  ranks stop at different epochs and deadlock. Backbones with BatchNorm (``ResNet18``) need
-  ``SyncBatchNorm``. Threshold tuning after training, checkpointing and pickling happen on
-  the main process on the unwrapped module.
-- Collapse monitoring is the easy part: each rank accumulates its own
-  ``CollapseStatistics`` and ``torch.distributed.all_gather_object`` + ``sum(...)`` merges
-  them exactly, which is what mergeable statistics are for.
-- Tests can run without GPUs: DDP with the ``gloo`` backend on two CPU processes.
-  Estimated effort: a ``strategy`` parameter plus rank-aware batching and reductions, a
-  few hundred lines, with a two-process CPU test.
-
 Examples
 --------
 >>> import dask
@@ -120,19 +86,23 @@ True
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Iterable, Sequence
+import numbers
+from collections.abc import Callable
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
-from .collapse import CollapseReport, CollapseStatistics, nc4
+from .collapse import CollapseReport, CollapseStatistics, ReportOptions, nc4
+from .collapse._docstrings import REPORT_OPTIONS_DOC, Substitution
+from .collapse._geometry import as_host_matrix
+from .collapse._labels import is_torch, module_root
+from .collapse._outputs import linear_logits, soft_iou_from_sums, soft_iou_sums
 
 __all__ = [
     "collapse_report_from_dask",
-    "collapse_statistics_from_batches",
     "collapse_statistics_from_dask",
 ]
 
@@ -155,7 +125,7 @@ def _import_dask() -> tuple[ModuleType, ModuleType]:
 
 
 def _is_dask_collection(x: Any) -> bool:
-    return type(x).__module__.split(".")[0] == "dask" and hasattr(x, "__dask_graph__")
+    return module_root(x) == "dask" and hasattr(x, "__dask_graph__")
 
 
 def _to_dask_array(x: Any, name: str, da: ModuleType, row_chunks: Any = None) -> Any:
@@ -163,7 +133,7 @@ def _to_dask_array(x: Any, name: str, da: ModuleType, row_chunks: Any = None) ->
     if _is_dask_collection(x) and hasattr(x, "to_dask_array"):  # dask DataFrame / Series
         x = x.to_dask_array(lengths=True)
     elif not isinstance(x, da.Array):
-        if type(x).__module__.split(".")[0] == "torch":
+        if is_torch(x):
             x = x.detach().cpu().numpy()
         x = np.asarray(x)
         if x.ndim != 2:
@@ -204,16 +174,6 @@ def _row_blocks(x: Any) -> list[Any]:
     return list(x.to_delayed().ravel())
 
 
-def _check_split_every(split_every: int | None) -> int:
-    if split_every is None:
-        return _DEFAULT_SPLIT_EVERY
-    if isinstance(split_every, bool) or not isinstance(split_every, (int, np.integer)):
-        raise TypeError(f"split_every must be an int >= 2 or None; got {split_every!r}")
-    if split_every < 2:
-        raise ValueError(f"split_every must be >= 2; got {split_every}")
-    return int(split_every)
-
-
 def _tree_reduce(dask: ModuleType, parts: list[Any], combine: Callable, split_every: int) -> Any:
     """Reduce a list of Delayed with ``combine(*group)`` on groups of ``split_every``."""
     while len(parts) > 1:
@@ -227,7 +187,7 @@ def _tree_reduce(dask: ModuleType, parts: list[Any], combine: Callable, split_ev
 # ------------------------------------------------------------- tasks run on the workers
 def _host_or_device(x: Any) -> Any:
     """Chunks CollapseStatistics accepts: CuPy chunks become torch tensors via DLPack."""
-    if type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - needs a GPU
+    if module_root(x) == "cupy":  # pragma: no cover - needs a GPU
         import torch
 
         return torch.from_dlpack(x)
@@ -235,7 +195,7 @@ def _host_or_device(x: Any) -> Any:
 
 
 def _to_host(x: Any) -> Any:
-    if type(x).__module__.split(".")[0] == "cupy":  # pragma: no cover - needs a GPU
+    if module_root(x) == "cupy":  # pragma: no cover - needs a GPU
         return x.get()
     return x
 
@@ -261,15 +221,9 @@ def _soft_iou_block(
     """``[sum of softmax mass on the true set, number of non-empty rows]`` of one chunk."""
     h, y, z = _to_host(h), _to_host(y), _to_host(z)
     if z is None:
-        z = np.asarray(h, dtype=np.float64) @ W.T + b
-    z = np.asarray(z, dtype=np.float64)
-    if not np.all(np.isfinite(z)):
-        raise ValueError("scores contain NaN or infinity")
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    yb = np.asarray(y) != 0
-    keep = yb.any(axis=1)
-    return np.array([float((p * yb).sum(axis=1)[keep].sum()), float(keep.sum())])
+        z = linear_logits(h, W, b)
+    total, kept = soft_iou_sums(z, y)
+    return np.array([total, float(kept)])
 
 
 def _nc4_block(h: Any, p: Any, stats: CollapseStatistics) -> np.ndarray:
@@ -282,6 +236,10 @@ def _nc4_block(h: Any, p: Any, stats: CollapseStatistics) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- public API
+@validate_params(
+    {"split_every": [None, Interval(numbers.Integral, 2, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def collapse_statistics_from_dask(
     H: Any,
     Y: Any,
@@ -326,7 +284,7 @@ def collapse_statistics_from_dask(
         When dask is not installed.
     ValueError
         When ``H`` and ``Y`` are not 2-D or their row counts differ (and, from the
-        workers, on the errors of :meth:`CollapseStatistics.partial_fit`).
+        workers, on the errors of :meth:`~sklearn_mlabnc.collapse.CollapseStatistics.partial_fit`).
 
     Examples
     --------
@@ -342,7 +300,7 @@ def collapse_statistics_from_dask(
     [[1.0, 0.0, 2.0], [0.0, 1.0, 2.0], [1.0, 1.0, 4.0]]
     """
     dask, da = _import_dask()
-    split = _check_split_every(split_every)
+    split = _DEFAULT_SPLIT_EVERY if split_every is None else int(split_every)
     H, o = _aligned(H, {"Y": Y}, da)
     tree = _statistics_tree(dask, H, o["Y"], split, dtype)
     (stats,) = dask.compute(tree, scheduler=scheduler)
@@ -357,6 +315,14 @@ def _statistics_tree(dask: ModuleType, H: Any, Y: Any, split: int, dtype: Any) -
     return _tree_reduce(dask, parts, _merge_statistics, split)
 
 
+@validate_params(
+    {
+        "split_every": [None, Interval(numbers.Integral, 2, None, closed="left")],
+        "options": [None, ReportOptions],
+    },
+    prefer_skip_nested_validation=True,
+)
+@Substitution(report_options=REPORT_OPTIONS_DOC)
 def collapse_report_from_dask(
     H: Any,
     Y: Any,
@@ -367,7 +333,8 @@ def collapse_report_from_dask(
     predictions: Any = None,
     split_every: int | None = None,
     scheduler: str | None = None,
-    **options: Any,
+    options: ReportOptions | None = None,
+    **kwargs: Any,
 ) -> CollapseReport:
     """All MLab NC metrics of Dask features, as :func:`~sklearn_mlabnc.collapse.collapse_report`.
 
@@ -396,10 +363,9 @@ def collapse_report_from_dask(
         Fan-in of the reduction trees (``None``: 8).
     scheduler : str, optional
         Passed to ``dask.compute``; ``None`` uses the active scheduler / client.
-    **options
-        Metric conventions of :func:`~sklearn_mlabnc.collapse.collapse_report`
-        (``classes``, ``inverse``, ``global_mean``, ``centered``, ``tagwise_centered``,
-        ``max_subsets``, ``random_state``).
+    options : ReportOptions, default=None
+        The conventions at once; keyword arguments override them.
+    {report_options}
 
     Returns
     -------
@@ -434,7 +400,8 @@ def collapse_report_from_dask(
     (1.0, 0.7)
     """
     dask, da = _import_dask()
-    split = _check_split_every(split_every)
+    split = _DEFAULT_SPLIT_EVERY if split_every is None else int(split_every)
+    opts = ReportOptions.from_kwargs(options, **kwargs)  # fail before any computation
     H, o = _aligned(H, {"Y": Y, "logits": logits, "predictions": predictions}, da)
     d, K = int(H.shape[1]), int(o["Y"].shape[1])
     Wm = _host_array(W, (K, d), "W")
@@ -450,17 +417,11 @@ def collapse_report_from_dask(
         ]
         iou = _tree_reduce(dask, parts, _sum_arrays, split)
     stats, iou_sums = dask.compute(tree, iou, scheduler=scheduler)
-    rep = stats.report(W=Wm, b=bv, **options)
+    rep = stats.report(W=Wm, b=bv, options=opts)
 
     soft = math.nan
     if iou_sums is not None:
-        total, kept = (float(v) for v in iou_sums)
-        if kept == 0:
-            warnings.warn(
-                "soft IoU is NaN: no sample has a non-empty label set", RuntimeWarning, 2
-            )
-        else:
-            soft = total / kept
+        soft = soft_iou_from_sums(float(iou_sums[0]), int(iou_sums[1]))
     agree = math.nan
     if o["predictions"] is not None:
         P = o["predictions"]
@@ -481,80 +442,6 @@ def collapse_report_from_dask(
 def _host_array(A: Any, shape: tuple[int, ...], name: str) -> np.ndarray | None:
     if A is None:
         return None
-    if type(A).__module__.split(".")[0] == "torch":
-        A = A.detach().cpu().double().numpy()
     if _is_dask_collection(A):
         A = A.compute()
-    A = np.asarray(A, dtype=np.float64)
-    if A.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} (K, d of H and Y); got {A.shape}")
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return A
-
-
-def collapse_statistics_from_batches(
-    batches: Iterable[Sequence[Any]],
-    *,
-    transform: Callable[[Any], Any] | None = None,
-    dtype: Any = np.float64,
-) -> CollapseStatistics:
-    """Collapse statistics accumulated over an iterator of ``(H, Y)`` batches.
-
-    Works with any iterable of pairs: a ``torch.utils.data.DataLoader`` over a data set
-    that does not fit in memory, a generator reading files, a list. Each batch goes
-    through :meth:`CollapseStatistics.partial_fit`, so torch tensors are reduced on their
-    own device and memory stays ``O(n_sets * d + d**2)``. Needs no Dask.
-
-    Parameters
-    ----------
-    batches : iterable of (H, Y) pairs
-        ``H`` of shape ``(batch, d)`` (numpy, scipy sparse or torch) and ``Y`` the
-        matching ``(batch, K)`` 0/1 indicator. Extra items after the first two (e.g.
-        sample weights) are ignored.
-    transform : callable, optional
-        Applied to the first item of every batch to get the features, e.g. a fitted
-        network's feature extractor when the loader yields raw inputs ``(X, Y)``.
-    dtype : numpy dtype, default=np.float64
-        Accumulation dtype.
-
-    Returns
-    -------
-    stats : CollapseStatistics
-        The accumulated statistics; ``stats.report(W, b)`` gives the metrics.
-
-    Raises
-    ------
-    ValueError
-        If ``batches`` is empty or a batch is not an ``(H, Y)`` pair.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch.utils.data import DataLoader, TensorDataset
-    >>> from sklearn_mlabnc.distributed import collapse_statistics_from_batches
-    >>> Y = torch.eye(2).repeat(50, 1)
-    >>> H = 3 * Y + 0.1 * torch.randn(100, 2, generator=torch.Generator().manual_seed(0))
-    >>> loader = DataLoader(TensorDataset(H, Y), batch_size=32)
-    >>> stats = collapse_statistics_from_batches(loader)
-    >>> stats.n_samples_, stats.counts_.tolist()
-    (100, [50, 50])
-    >>> bool(stats.report().nc1 < 0.01)
-    True
-    """
-    stats = CollapseStatistics(dtype=dtype)
-    seen = False
-    for i, batch in enumerate(batches):
-        if isinstance(batch, dict) or not isinstance(batch, Sequence) or len(batch) < 2:
-            raise ValueError(
-                f"batch {i} is a {type(batch).__name__}; expected an (H, Y) pair "
-                "(a tuple or list whose first two items are the features and the indicator)"
-            )
-        h, y = batch[0], batch[1]
-        if transform is not None:
-            h = transform(h)
-        stats.partial_fit(h, y)
-        seen = True
-    if not seen:
-        raise ValueError("batches is empty: no (H, Y) pair to accumulate")
-    return stats
+    return as_host_matrix(A, shape, name)

@@ -18,7 +18,7 @@ What a scorer reads from the estimator:
 - **features** ``H``: for a :class:`~sklearn.pipeline.Pipeline`, ``X`` is first passed
   through the steps ``[:-1]``; then the final step's ``transform`` (the penultimate
   features of an :class:`~sklearn_mlabnc.MLabNCClassifier`, or of the network inside a
-  :class:`~sklearn_mlabnc.transformers.CollapseFeatures`). A final step without
+  :class:`~sklearn_mlabnc.CollapseFeatures`). A final step without
   ``transform`` (e.g. a ``LogisticRegression`` on top of ``CollapseFeatures``) is taken
   as the classifier, and its input is the features.
 - **classifier** ``W, b``: the final step's ``coef_`` and ``intercept_`` (needed by NC3,
@@ -54,16 +54,20 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from ._classifier import MLabNCClassifier
+from ._decision import NetworkOutputs
+from ._features import CollapseFeatures
 from .collapse import nc1, nc2, nc3, nc4, soft_iou, tagwise_average
-from .transformers import CollapseFeatures
+from .collapse._labels import as_indicator
 
 __all__ = [
     "COLLAPSE_SCORERS",
@@ -75,36 +79,6 @@ __all__ = [
     "soft_iou_scorer",
     "tagwise_scorer",
 ]
-
-# metric -> (greater is better, accepted options)
-_METRICS: dict[str, tuple[bool, frozenset[str]]] = {
-    "nc1": (False, frozenset({"classes", "inverse", "global_mean"})),
-    "nc2": (False, frozenset({"which", "centered", "global_mean"})),
-    "nc3": (False, frozenset({"global_mean"})),
-    "tagwise": (
-        False,
-        frozenset({"multiplicity", "centered", "global_mean", "max_subsets", "random_state"}),
-    ),
-    "nc4": (True, frozenset()),
-    "soft_iou": (True, frozenset()),
-}
-_NC2_WHICH = ("means", "classifier", "both")
-
-
-def _check_options(metric: str, options: dict[str, Any]) -> None:
-    allowed = _METRICS[metric][1]
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise TypeError(
-            f"Unknown option(s) {unknown} for metric {metric!r}; "
-            f"valid options: {sorted(allowed) or 'none'}."
-        )
-    if metric == "nc2" and options.get("which", "means") not in _NC2_WHICH:
-        raise ValueError(f"which must be one of {_NC2_WHICH}; got {options['which']!r}.")
-    if metric == "tagwise":
-        m = options.get("multiplicity", 2)
-        if not (m == "mean" or (isinstance(m, numbers.Integral) and m >= 2)):
-            raise ValueError(f"multiplicity must be an int >= 2 or 'mean'; got {m!r}.")
 
 
 # ------------------------------------------------------------------ estimator outputs
@@ -121,7 +95,8 @@ class _Outputs:
                     X = final[:-1].transform(X)
                 final = final[-1]
             elif isinstance(final, CollapseFeatures):
-                final = final._fitted_estimator()
+                check_is_fitted(final)  # a prefit extractor counts as fitted
+                final = getattr(final, "estimator_", final.estimator)
             else:
                 break
         if final is None or (isinstance(final, str) and final == "passthrough"):
@@ -129,26 +104,22 @@ class _Outputs:
         self.final = final
         self.name = type(estimator).__name__
         self._X = X
-        self._forward: tuple[Any, Any] | None = None
+        self._network: NetworkOutputs | None = None
         self._H: Any = None
 
-    # MLabNCClassifier: one forward pass gives logits, features and label sets.
     @property
     def is_network(self) -> bool:
+        """An MLabNCClassifier: one forward pass gives logits, features and label sets."""
         return isinstance(self.final, MLabNCClassifier)
 
-    def _network_outputs(self) -> tuple[Any, Any]:
-        if self._forward is None:
-            self._forward = self.final._forward(self._X)
-        return self._forward
+    def network(self) -> NetworkOutputs:
+        if self._network is None:
+            self._network = self.final.network_outputs(self._X)
+        return self._network
 
     def classes(self) -> np.ndarray | None:
-        """Classes ordering the one-hot encoding of a 1-D ``Y``."""
-        if self.is_network:
-            if self.final._encoder.kind_ == "multiclass":
-                return np.asarray(self.final.classes_)
-            return None
-        classes = getattr(self.final, "classes_", None)
+        """Classes ordering the one-hot encoding of a 1-D ``Y`` (None for multi-label)."""
+        classes = _get_attr(self.final, "classes_")
         if classes is None or isinstance(classes, list):
             return None
         classes = np.asarray(classes)
@@ -158,9 +129,7 @@ class _Outputs:
         if self._H is not None:
             return self._H
         if self.is_network:
-            import torch
-
-            self._H = self._network_outputs()[1].to(torch.float64)
+            self._H = self.network().features.double()
         elif self.final is not None and hasattr(self.final, "transform"):
             self._H = self.final.transform(self._X)
         else:
@@ -192,8 +161,7 @@ class _Outputs:
 
     def predictions(self, classes: np.ndarray | None) -> Any:
         if self.is_network:
-            logits, features = self._network_outputs()
-            return self.final._label_sets(logits, features)
+            return self.network().label_sets
         if self.final is None or not hasattr(self.final, "predict"):
             raise ValueError(
                 f"The 'nc4' collapse metric needs predicted label sets, but "
@@ -209,15 +177,14 @@ class _Outputs:
                     "The estimator predicts 1-D classes but Y is a label indicator; they "
                     "must have the same form."
                 )
-            return (pred[:, None] == classes[None, :]).astype(np.int8)
+            return as_indicator(pred, classes=classes)[0]
         return pred
 
-    def logits(self, K: int, d: int | None) -> Any:
+    def logits(self, K: int) -> Any:
         if self.is_network:
-            import torch
-
-            return self._network_outputs()[0][:, :K].to(torch.float64)
+            return self.network().logits[:, :K].double()
         W = _get_attr(self.final, "coef_")
+        d = _feature_dim(self) if W is not None else None
         if W is not None and d is not None and np.shape(W) == (K, d):
             W, b = self.weights(K, d, "soft_iou")
             H = self.features()
@@ -249,26 +216,115 @@ def _get_attr(estimator: Any, name: str) -> Any:
         return None
 
 
-def _indicator(y: Any, classes: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
-    """0/1 indicator of ``y`` and the classes used for a 1-D ``y`` (None for 2-D)."""
-    if y is None:
-        raise ValueError("Collapse scorers need the true labels Y; got None.")
-    if sp.issparse(y):
-        return sp.csr_array(y), None
-    arr = np.asarray(y)
-    if arr.ndim == 2:
-        return arr, None
-    if arr.ndim != 1:
-        raise ValueError(f"Y must be a 2-D label indicator or 1-D classes; got {arr.shape}.")
-    if classes is None:
-        classes = np.unique(arr)
-    unknown = np.setdiff1d(arr, classes)
-    if unknown.size:
-        raise ValueError(
-            f"Y has classes {unknown[:10].tolist()} unknown to the estimator "
-            f"(classes_: {classes[:10].tolist()})."
+def _feature_dim(out: _Outputs) -> int | None:
+    try:
+        return int(out.features().shape[1])
+    except Exception:
+        return None
+
+
+# ------------------------------------------------------------------ metric registry
+# Each metric: (out: the estimator's outputs, Y: indicator, classes of a 1-D Y or None,
+# options: a copy of the scorer's options) -> value.
+def _score_nc1(out: _Outputs, Y: Any, classes: Any, options: dict) -> float:
+    return nc1(out.features(), Y, **options)
+
+
+def _score_nc2(out: _Outputs, Y: Any, classes: Any, options: dict) -> float:
+    which = options.pop("which", "means")
+    H = out.features()
+    W = None if which == "means" else out.weights(Y.shape[1], H.shape[1], "nc2")[0]
+    result = nc2(H, Y, W=W, **options)
+    return _NC2_WHICH[which](result)
+
+
+def _score_nc3(out: _Outputs, Y: Any, classes: Any, options: dict) -> float:
+    H = out.features()
+    return nc3(H, Y, W=out.weights(Y.shape[1], H.shape[1], "nc3")[0], **options)
+
+
+def _score_tagwise(out: _Outputs, Y: Any, classes: Any, options: dict) -> float:
+    multiplicity = options.pop("multiplicity", 2)
+    nc_m = tagwise_average(out.features(), Y, **options).nc_m
+    if multiplicity == "mean":
+        values = [v for v in nc_m.values() if not math.isnan(v)]
+        if values:
+            return float(np.mean(values))
+        reason = "no label set of multiplicity >= 2 could be evaluated"
+    elif multiplicity in nc_m:
+        return nc_m[multiplicity]
+    else:
+        reason = f"Y has no label set of multiplicity {multiplicity}"
+    warnings.warn(f"NC_m is NaN: {reason}", RuntimeWarning, stacklevel=3)
+    return math.nan
+
+
+def _score_nc4(out: _Outputs, Y: Any, classes: Any, options: dict) -> float:
+    return nc4(out.features(), Y, out.predictions(classes))
+
+
+def _score_soft_iou(out: _Outputs, Y: Any, classes: Any, options: dict) -> float:
+    return soft_iou(out.logits(int(Y.shape[1])), Y)
+
+
+_NC2_WHICH = {
+    "means": lambda result: result.means,
+    "classifier": lambda result: result.classifier,
+    "both": lambda result: (result.means + result.classifier) / 2,
+}
+
+
+def _check_which(which: Any) -> None:
+    if which not in _NC2_WHICH:
+        raise ValueError(f"which must be one of {tuple(_NC2_WHICH)}; got {which!r}.")
+
+
+def _check_multiplicity(m: Any) -> None:
+    if not (m == "mean" or (isinstance(m, numbers.Integral) and m >= 2)):
+        raise ValueError(f"multiplicity must be an int >= 2 or 'mean'; got {m!r}.")
+
+
+class _Metric(NamedTuple):
+    """A collapse metric as a scorer sees it."""
+
+    score: Callable[..., float]
+    greater_is_better: bool
+    options: frozenset[str]
+    checks: dict[str, Callable[[Any], None]]
+
+
+#: metric name -> implementation, direction, accepted options and their checks
+_METRICS: dict[str, _Metric] = {
+    "nc1": _Metric(_score_nc1, False, frozenset({"classes", "inverse", "global_mean"}), {}),
+    "nc2": _Metric(
+        _score_nc2,
+        False,
+        frozenset({"which", "centered", "global_mean"}),
+        {"which": _check_which},
+    ),
+    "nc3": _Metric(_score_nc3, False, frozenset({"global_mean"}), {}),
+    "tagwise": _Metric(
+        _score_tagwise,
+        False,
+        frozenset({"multiplicity", "centered", "global_mean", "max_subsets", "random_state"}),
+        {"multiplicity": _check_multiplicity},
+    ),
+    "nc4": _Metric(_score_nc4, True, frozenset(), {}),
+    "soft_iou": _Metric(_score_soft_iou, True, frozenset(), {}),
+}
+
+
+def _check_options(metric: str, options: dict[str, Any]) -> None:
+    entry = _METRICS[metric]
+    unknown = sorted(set(options) - entry.options)
+    if unknown:
+        raise TypeError(
+            f"Unknown option(s) {unknown} for metric {metric!r}; "
+            f"valid options: {sorted(entry.options) or 'none'}."
         )
-    return (arr[:, None] == classes[None, :]).astype(np.int8), classes
+    for name, check in entry.checks.items():
+        if name in options:
+            check(options[name])
 
 
 # -------------------------------------------------------------------------- scorer
@@ -286,7 +342,7 @@ class _CollapseScorer:
 
     def __repr__(self) -> str:
         args = [repr(self.metric)]
-        if self.greater_is_better != _METRICS[self.metric][0]:
+        if self.greater_is_better != _METRICS[self.metric].greater_is_better:
             args.append(f"greater_is_better={self.greater_is_better}")
         args += [f"{k}={v!r}" for k, v in self.options.items()]
         return f"make_collapse_scorer({', '.join(args)})"
@@ -324,64 +380,13 @@ class _CollapseScorer:
             raise ValueError("Collapse scorers do not support sample_weight.")
         if kwargs:
             raise TypeError(f"Unexpected scorer argument(s): {sorted(kwargs)}.")
+        if y_true is None:
+            raise ValueError("Collapse scorers need the true labels Y; got None.")
+        check_is_fitted(estimator)
         out = _Outputs(estimator, X)
-        Y, classes = _indicator(y_true, out.classes())
-        value = self._metric(out, Y, classes)
+        Y, classes = as_indicator(y_true, classes=out.classes())
+        value = _METRICS[self.metric].score(out, Y, classes, dict(self.options))
         return float(self.sign * value)
-
-    def _metric(self, out: _Outputs, Y: Any, classes: np.ndarray | None) -> float:
-        metric, opts = self.metric, self.options
-        K = int(Y.shape[1])
-        if metric == "soft_iou":
-            d = _feature_dim(out) if not out.is_network else None
-            return soft_iou(out.logits(K, d), Y)
-        H = out.features()
-        d = int(H.shape[1])
-        if metric == "nc1":
-            return nc1(H, Y, **opts)
-        if metric == "nc2":
-            which = opts.get("which", "means")
-            W = out.weights(K, d, "nc2")[0] if which != "means" else None
-            kw = {k: v for k, v in opts.items() if k != "which"}
-            res = nc2(H, Y, W=W, **kw)
-            if which == "means":
-                return res.means
-            if which == "classifier":
-                return res.classifier
-            return (res.means + res.classifier) / 2
-        if metric == "nc3":
-            return nc3(H, Y, W=out.weights(K, d, "nc3")[0], **opts)
-        if metric == "tagwise":
-            m = opts.get("multiplicity", 2)
-            kw = {k: v for k, v in opts.items() if k != "multiplicity"}
-            res = tagwise_average(H, Y, **kw)
-            if m == "mean":
-                values = [v for v in res.nc_m.values() if not math.isnan(v)]
-                if not values:
-                    warnings.warn(
-                        "NC_m is NaN: no label set of multiplicity >= 2 could be evaluated",
-                        RuntimeWarning,
-                        stacklevel=3,
-                    )
-                    return math.nan
-                return float(np.mean(values))
-            if m not in res.nc_m:
-                warnings.warn(
-                    f"NC_m (m={m}) is NaN: Y has no label set of multiplicity {m}",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                return math.nan
-            return res.nc_m[m]
-        # nc4
-        return nc4(H, Y, out.predictions(classes))
-
-
-def _feature_dim(out: _Outputs) -> int | None:
-    try:
-        return int(out.features().shape[1])
-    except Exception:
-        return None
 
 
 def make_collapse_scorer(
@@ -452,7 +457,9 @@ def make_collapse_scorer(
     if metric not in _METRICS:
         raise ValueError(f"metric must be one of {sorted(_METRICS)}; got {metric!r}.")
     _check_options(metric, options)
-    greater = _METRICS[metric][0] if greater_is_better is None else bool(greater_is_better)
+    greater = _METRICS[metric].greater_is_better
+    if greater_is_better is not None:
+        greater = bool(greater_is_better)
     return _CollapseScorer(metric, 1 if greater else -1, options)
 
 

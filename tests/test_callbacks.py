@@ -3,8 +3,8 @@ import pytest
 from skorch import NeuralNet
 
 from sklearn_mlabnc import MLabNCClassifier
-from sklearn_mlabnc.callbacks import CollapseMonitor, collapse_curves
-from sklearn_mlabnc.collapse import collapse_report
+from sklearn_mlabnc.callbacks import CollapseMonitor
+from sklearn_mlabnc.collapse import collapse_curves, collapse_report
 
 
 def _data(n=96, seed=0):

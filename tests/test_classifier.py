@@ -12,28 +12,10 @@ from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mlabnc import MLabNCClassifier, load_model
 
 SMALL = dict(hidden_layer_sizes=(32,), lr=1e-2, max_epochs=20, batch_size=32, random_state=0)
-
-# Each expected failure of scikit-learn's common checks, with the reason it is expected.
-EXPECTED_FAILED_CHECKS = {
-    "check_methods_subset_invariance": (
-        "transform returns float32 network features; CPU BLAS kernels round differently for "
-        "different batch sizes (relative differences ~3e-7, above the check's 1e-7). "
-        "Predictions are unaffected (see test_predictions_do_not_depend_on_batching)."
-    ),
-}
-
-
-@parametrize_with_checks(
-    [MLabNCClassifier(**SMALL)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
 
 
 def _multilabel_data(n_labels=4, n=120, seed=0):

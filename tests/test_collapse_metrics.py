@@ -580,11 +580,11 @@ def test_report_without_classifier_has_nan():
 def test_bad_options_and_arguments():
     H, Y, W = random_data(8)
     st = CollapseStatistics().partial_fit(H, Y)
-    with pytest.raises(ValueError, match="classes must be one of"):
+    with pytest.raises(ValueError, match="'classes' parameter of nc1 must be a str among"):
         nc1(H, Y, classes="sets")
-    with pytest.raises(ValueError, match="inverse must be one of"):
+    with pytest.raises(ValueError, match="'inverse' parameter of nc1 must be a str among"):
         nc1(st, inverse="eig")
-    with pytest.raises(ValueError, match="global_mean must be one of"):
+    with pytest.raises(ValueError, match="'global_mean' parameter of nc2 must be a str among"):
         nc2(st, global_mean="median")
     with pytest.raises(ValueError, match="not both"):
         nc1(st, Y)
@@ -606,5 +606,7 @@ def test_bad_options_and_arguments():
         soft_iou(np.full(Y.shape, np.nan), Y)
     with pytest.raises(TypeError, match="unknown report option"):
         st.report(clases="label_sets")
-    with pytest.raises(ValueError, match="max_subsets must be a positive integer"):
+    with pytest.raises(
+        ValueError, match="'max_subsets' parameter of tagwise_average must be an int in the range"
+    ):
         tagwise_average(st, max_subsets=0)

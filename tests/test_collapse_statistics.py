@@ -47,10 +47,10 @@ def make_data(seed=0, K=4, d=12, n_empty=3, offset=0.0):
 
 def within_scatter(st, key, sel):
     """Shift-independent within-set scatter of the selected multiplicities."""
-    s = st._summary()
-    mask = sel(s["mult"])
-    sums, counts = s["sums"][mask], s["counts"][mask]
-    return s[key] - (sums.T / counts) @ sums
+    s = st.summary()
+    mask = sel(s.multiplicities)
+    sums, counts = s.sums[mask], s.counts[mask]
+    return getattr(s, key) - (sums.T / counts) @ sums
 
 
 def scalars(rep):
@@ -137,7 +137,10 @@ def test_merge_reconciles_different_shifts_exactly():
     b = CollapseStatistics().partial_fit(H[30:], Y[30:])
     assert not np.allclose(a.shift_, b.shift_)
     m = a + b
-    for key, sel in [("T1", lambda mu: mu == 1), ("TM", lambda mu: mu >= 2)]:
+    for key, sel in [
+        ("scatter_single", lambda mu: mu == 1),
+        ("scatter_multi", lambda mu: mu >= 2),
+    ]:
         np.testing.assert_allclose(
             within_scatter(m, key, sel), within_scatter(one, key, sel), rtol=1e-10, atol=1e-9
         )
@@ -356,3 +359,37 @@ def test_unfitted_attributes_raise():
         _ = st.means_
     with pytest.raises(AttributeError, match="not fitted"):
         st.report()
+
+
+# ------------------------------------------------------------------------- batches
+def test_from_batches_of_a_dataloader_match_in_memory():
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    H, Y, W = make_data(seed=11, offset=50.0)
+    Ht, Yt = torch.from_numpy(H), torch.from_numpy(Y.astype(np.float32))
+    ref = CollapseStatistics().partial_fit(H, Y)
+    stats = CollapseStatistics.from_batches(DataLoader(TensorDataset(Ht, Yt), batch_size=7))
+    assert stats.n_samples_ == len(H)
+    assert_reports_close(stats.report(W=W), ref.report(W=W))
+    np.testing.assert_allclose(stats.means_, ref.means_, rtol=1e-12)
+    # shuffled batches, numpy batches from a generator, and a feature transform
+    shuffled = DataLoader(
+        TensorDataset(Ht, Yt),
+        batch_size=5,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert_reports_close(CollapseStatistics.from_batches(shuffled).report(), ref.report())
+    gen = ((H[a : a + 9] / 2, Y[a : a + 9], "ignored") for a in range(0, len(H), 9))
+    halved = CollapseStatistics.from_batches(gen, transform=lambda h: 2 * h)
+    assert_reports_close(halved.report(), ref.report())
+
+
+def test_from_batches_errors():
+    with pytest.raises(ValueError, match="empty"):
+        CollapseStatistics.from_batches([])
+    with pytest.raises(ValueError, match=r"\(H, Y\) pair"):
+        CollapseStatistics.from_batches([np.zeros((2, 2))])
+    with pytest.raises(ValueError, match=r"\(H, Y\) pair"):
+        CollapseStatistics.from_batches([{"H": np.zeros((2, 2)), "Y": np.eye(2)}])

@@ -1,18 +1,14 @@
-"""Tests for sklearn_mlabnc.datasets."""
+"""Tests of the dataset generators of sklearn_mlabnc.datasets (load_mulan: test_datasets_mulan)."""
 
 from __future__ import annotations
 
-import os
-import xml.etree.ElementTree as ET
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from sklearn.datasets import load_digits
 
-from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits, make_tagwise_blobs
+from sklearn_mlabnc.datasets import make_multilabel_digits, make_tagwise_blobs
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -24,23 +20,6 @@ _CORNER_OFFSETS = {0: (0, 0), 1: (0, 8), 2: (8, 0), 3: (8, 8)}
 
 def _set_counts(Y) -> Counter:
     return Counter(tuple(np.flatnonzero(row).tolist()) for row in np.asarray(Y))
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("MLABNC_SHARED_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
-def _mulan_dir() -> Path:
-    directory = _shared_dir() / "data" / "mulan"
-    if not directory.is_dir():
-        pytest.skip(
-            f"shared MULAN data not found at {directory} (set MLABNC_SHARED_DIR to the "
-            "directory holding data/mulan/)"
-        )
-    return directory
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,6 +293,13 @@ def test_digits_as_frame():
         {"label_sets": [(0, 1, 2)]},
         {"label_sets": [(0, 1), (1, 0)]},
         {"label_sets": [(0, 1)], "n_sets_per_multiplicity": 3},
+        {"n_per_set": {2: 0}},
+        {"n_sets_per_multiplicity": {2: 1.5}},
+        {"imbalance": {2: 0.5}},
+        {"imbalance": float("nan")},
+        {"shuffle": "yes"},
+        {"return_X_y": 1},
+        {"random_state": -1},
     ],
 )
 def test_digits_bad_arguments(kwargs):
@@ -446,6 +432,13 @@ def test_blobs_determinism():
         {"scales": {4: 1.0}},
         {"max_multiplicity": 6},
         {"n_per_set": 0},
+        {"n_features": 2.5},
+        {"noise": float("inf")},
+        {"center_norm": -1.0},
+        {"scales": {2: float("nan")}},
+        {"scales": "big"},
+        {"return_centers": 1},
+        {"random_state": "seed"},
     ],
 )
 def test_blobs_bad_arguments(kwargs):
@@ -453,222 +446,30 @@ def test_blobs_bad_arguments(kwargs):
         make_tagwise_blobs(**kwargs)
 
 
-# ---------------------------------------------------------------------------------------------
-# load_mulan: shared benchmark files
-# ---------------------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
-    ("name", "split", "n_samples", "n_features", "n_labels"),
+    ("func", "kwargs", "match"),
     [
-        ("emotions", "train", 391, 72, 6),
-        ("emotions", "test", 202, 72, 6),
-        ("yeast", "train", 1500, 103, 14),
-        ("yeast", "test", 917, 103, 14),
+        (make_multilabel_digits, {"subset": "validation"}, r"'subset' parameter .* 'validation'"),
+        (make_multilabel_digits, {"n_per_singleton": 0}, r"'n_per_singleton' parameter"),
+        (make_multilabel_digits, {"n_per_set": {2: 0}}, r"n_per_set\[2\] must be an integer"),
+        (make_multilabel_digits, {"imbalance": {2: 0.5}}, r"imbalance\[2\] must be a real"),
+        (make_multilabel_digits, {"max_multiplicity": 5}, r"max_multiplicity must be <= 4"),
+        (make_tagwise_blobs, {"noise": -1.0}, r"'noise' parameter .* \[0.0, inf\)"),
+        (make_tagwise_blobs, {"n_features": 3}, r"n_features must be >= n_classes=5"),
+        (make_tagwise_blobs, {"random_state": "seed"}, r"'random_state' parameter"),
     ],
 )
-def test_load_mulan_shared(name, split, n_samples, n_features, n_labels):
-    directory = _mulan_dir()
-    path = directory / f"{name}-{split}.arff"
-    data = load_mulan(path)
-    assert data.data.shape == (n_samples, n_features)
-    assert data.data.dtype == np.float64
-    assert data.target.shape == (n_samples, n_labels)
-    assert data.target.dtype == np.int64
-    assert set(np.unique(data.target)) == {0, 1}
-    assert np.isfinite(data.data).all()
-    xml_names = [
-        el.attrib["name"]
-        for el in ET.parse(directory / f"{name}.xml").getroot().iter()
-        if el.tag.endswith("label")
-    ]
-    assert set(data.target_names) == set(xml_names)
-    assert Path(data.xml_filename) == directory / f"{name}.xml"
-    by_xml = load_mulan(path, directory / f"{name}.xml", label_order="xml")
-    assert by_xml.target_names == xml_names
-    order = [data.target_names.index(n) for n in xml_names]
-    np.testing.assert_array_equal(by_xml.target, data.target[:, order])
-
-    # independent parse: the files are dense with the labels as the last columns
-    lines = path.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().lower() == "@data")
-    raw = np.loadtxt(lines[start + 1 :], delimiter=",")
-    np.testing.assert_allclose(data.data, raw[:, :n_features])
-    np.testing.assert_array_equal(data.target, raw[:, n_features:].astype(int))
-
-
-def test_load_mulan_shared_return_X_y_and_frame():
-    directory = _mulan_dir()
-    X, Y = load_mulan(directory / "emotions-test.arff", return_X_y=True)
-    assert X.shape == (202, 72) and Y.shape == (202, 6)
-    pd = pytest.importorskip("pandas")
-    frame = load_mulan(directory / "emotions-test.arff", as_frame=True)
-    assert isinstance(frame.data, pd.DataFrame)
-    assert list(frame.target.columns) == frame.target_names
-    assert frame.frame.shape == (202, 78)
-    Xs = load_mulan(directory / "emotions-test.arff", sparse=True).data
-    assert sp.issparse(Xs)
-    np.testing.assert_allclose(Xs.toarray(), X)
-
-
-# ---------------------------------------------------------------------------------------------
-# load_mulan: hand-written files
-# ---------------------------------------------------------------------------------------------
-
-_XML = (
-    '<?xml version="1.0" encoding="utf-8"?>\n'
-    '<labels xmlns="http://mulan.sourceforge.net/labels">\n'
-    '<label name="beta"></label>\n<label name="alpha label"></label>\n</labels>\n'
-)
-
-_HEADER = """% a comment
-@RELATION 'toy data'
-
-@attribute 'first feature' numeric
-@attribute beta {0,1}
-@ATTRIBUTE f2 REAL
-% another comment
-@attribute "alpha label" {0, 1}
-@attribute colour {red,'dark blue',green}
-@attribute f3 integer
-@data
-"""
-
-_DENSE_ROWS = """1.5,1,-2,0,red,3,{0.5}
-% comment inside data
-0,0,0,1,'dark blue',0
-
-?,1,4e-1,1,green,7
-"""
-
-_SPARSE_ROWS = """{0 1.5, 1 1, 2 -2, 5 3}
-{ 3 1 , 4 'dark blue' }, {2.5}
-{0 ?, 1 1, 2 4e-1, 3 1, 4 green, 5 7}
-"""
-
-
-def _write(directory: Path, name: str, rows: str, xml: str = _XML, header: str = _HEADER):
-    (directory / "toy.xml").write_text(xml)
-    path = directory / name
-    path.write_text(header + rows)
-    return path
-
-
-@pytest.mark.parametrize("rows", [_DENSE_ROWS, _SPARSE_ROWS], ids=["dense", "sparse"])
-def test_load_mulan_dense_and_sparse_rows(tmp_path, rows):
-    data = load_mulan(_write(tmp_path, "toy-test.arff", rows))
-    assert data.feature_names == ["first feature", "f2", "colour", "f3"]
-    assert data.target_names == ["beta", "alpha label"]  # ARFF order
-    expected = np.array([[1.5, -2, 0, 3], [0, 0, 1, 0], [np.nan, 0.4, 2, 7]])
-    np.testing.assert_array_equal(data.data, expected)
-    np.testing.assert_array_equal(data.target, [[1, 0], [0, 1], [1, 1]])
-    by_xml = load_mulan(tmp_path / "toy-test.arff", label_order="xml")
-    assert by_xml.target_names == ["beta", "alpha label"]
-
-
-def test_load_mulan_sparse_output_and_label_order(tmp_path):
-    xml = (
-        _XML.replace('"beta"', '"tmp"')
-        .replace('"alpha label"', '"beta"')
-        .replace('"tmp"', '"alpha label"')
-    )
-    path = _write(tmp_path, "toy.arff", _SPARSE_ROWS, xml=xml)
-    data = load_mulan(path, sparse=True)
-    assert sp.issparse(data.data) and data.data.format == "csr"
-    assert data.target_names == ["beta", "alpha label"]
-    xml_order = load_mulan(path, label_order="xml")
-    assert xml_order.target_names == ["alpha label", "beta"]
-    np.testing.assert_array_equal(xml_order.target, data.target[:, ::-1])
-    np.testing.assert_array_equal(data.data.toarray(), xml_order.data)
-
-
-def test_load_mulan_explicit_xml_and_reversed_nominal_labels(tmp_path):
-    header = _HEADER.replace("@attribute beta {0,1}", "@attribute beta {1,0}")
-    path = _write(
-        tmp_path, "weird-name.arff", "{3 1, 4 'dark blue'}\n1,0,0,0,red,0\n", header=header
-    )
-    with pytest.raises(FileNotFoundError, match="XML"):
-        load_mulan(path)
-    data = load_mulan(path, tmp_path / "toy.xml")
-    # sparse omitted nominal value = first declared value ('1'); dense '0' -> 0
-    np.testing.assert_array_equal(data.target, [[1, 1], [0, 0]])
-
-
-_MALFORMED = [
-    (_HEADER, "1.5,1,-2,0,red\n", r"toy\.arff:12: row has 5 values"),
-    (_HEADER, "1.5,1,abc,0,red,3\n", r":12: .*'abc' is not a number"),
-    (_HEADER, "1.5,1,-2,0,purple,3\n", r":12: .*'purple' is not one of"),
-    (_HEADER, "{0 1.5, 9 1}\n", r":12: sparse index 9 outside"),
-    (_HEADER, "{0 1.5, 0 2}\n", r":12: sparse index 0 given twice"),
-    (_HEADER, "{0 1.5, 1 1\n", r":12: sparse row without closing"),
-    (_HEADER, "{x 1.5}\n", r":12: sparse index 'x'"),
-    (_HEADER, "{0 1.5} junk\n", r":12: unexpected text after sparse row"),
-    (_HEADER, "1.5,1,-2,0,'red,3\n", r":12: unterminated quote"),
-    (_HEADER, "1.5,?,-2,0,red,3\n", r"label attribute 'beta' has missing values"),
-    (_HEADER.replace("@data\n", ""), "", r"no @data section"),
-    (_HEADER.replace("f3 integer", "f3 string"), "", r":10: .*'string' is not supported"),
-    (_HEADER.replace("f3 integer", "f3 blob"), "", r":10: .*unknown type"),
-    (_HEADER.replace("f3 integer", "f2 numeric"), "", r":10: duplicate attribute"),
-    (_HEADER.replace("f3 integer", "f3"), "", r":10: attribute 'f3' has no type"),
-    (_HEADER.replace("{red,'dark blue',green}", "{red"), "", r":9: .*missing closing"),
-    (
-        _HEADER.replace("@attribute beta {0,1}", "@attribute beta {a,b}"),
-        "",
-        r"label attribute 'beta' must have values",
-    ),
-    (
-        _HEADER.replace("@attribute beta {0,1}", "@attribute beta numeric"),
-        "1.5,2,-2,0,red,3\n",
-        r"label attribute 'beta' has values other than 0/1",
-    ),
-    (
-        _HEADER.replace("@attribute beta {0,1}", "@attribute gamma {0,1}"),
-        "",
-        r"labels \['beta'\] are not attributes",
-    ),
-    ("@relation x\nnonsense here\n", "", r":2: unexpected header line"),
-    (_HEADER, "@attribute late numeric\n", r":12: unexpected '@attribute' inside @data"),
-]
-
-
-@pytest.mark.parametrize(("header", "rows", "match"), _MALFORMED, ids=[m for *_, m in _MALFORMED])
-def test_load_mulan_malformed(tmp_path, header, rows, match):
-    path = _write(tmp_path, "toy.arff", rows, header=header)
+def test_bad_arguments_name_the_parameter(func, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        load_mulan(path)
+        func(**kwargs)
 
 
-def test_load_mulan_missing_files_and_bad_xml(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.arff"):
-        load_mulan(tmp_path / "nope.arff")
-    path = _write(tmp_path, "toy.arff", _DENSE_ROWS)
-    with pytest.raises(FileNotFoundError, match="other.xml"):
-        load_mulan(path, tmp_path / "other.xml")
-    (tmp_path / "bad.xml").write_text("<labels><label name='beta'></labels>")
-    with pytest.raises(ValueError, match=r"bad\.xml: malformed XML"):
-        load_mulan(path, tmp_path / "bad.xml")
-    (tmp_path / "empty.xml").write_text("<labels></labels>")
-    with pytest.raises(ValueError, match="no <label"):
-        load_mulan(path, tmp_path / "empty.xml")
-
-
-@pytest.mark.parametrize(
-    "kwargs", [{"as_frame": True, "sparse": True}, {"label_order": "alphabetical"}]
-)
-def test_load_mulan_bad_arguments(tmp_path, kwargs):
-    path = _write(tmp_path, "toy.arff", _DENSE_ROWS)
-    with pytest.raises(ValueError):
-        load_mulan(path, **kwargs)
-
-
-def test_datasets_import_nothing_else_from_the_package():
-    import ast
-
-    package = Path(__file__).resolve().parents[1] / "sklearn_mlabnc" / "datasets"
-    for source in package.glob("*.py"):
-        tree = ast.parse(source.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                assert node.level > 0 or not node.module.startswith("sklearn_mlabnc"), source
-            if isinstance(node, ast.Import):
-                assert not any(a.name.startswith("sklearn_mlabnc") for a in node.names), source
+@pytest.mark.parametrize("func", [make_multilabel_digits, make_tagwise_blobs])
+def test_generators_accept_every_kind_of_random_state(func):
+    small = {"n_per_singleton": 2, "n_per_set": 1}
+    a = func(**small, random_state=5)
+    b = func(**small, random_state=np.random.RandomState(5))
+    c = func(**small, random_state=np.random.default_rng(5))
+    first = (lambda out: out.data) if func is make_multilabel_digits else (lambda out: out[0])
+    np.testing.assert_array_equal(first(a), first(b))
+    assert first(c).shape == first(a).shape

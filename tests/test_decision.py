@@ -1,4 +1,5 @@
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -6,7 +7,10 @@ import torch
 
 from sklearn_mlabnc._decision import (
     TagwisePrototypes,
+    apply_rule,
     cardinality_rule,
+    default_rule,
+    fit_rule,
     split_background,
     threshold_rule,
     tune_threshold,
@@ -136,3 +140,51 @@ def test_prototype_rule_matches_direct_distances(K, max_size, with_empty):
     pred = protos.predict(torch.tensor(H), torch.tensor(logits), multiplicities).numpy()
     np.testing.assert_array_equal(pred, _nearest_prototype_loop(protos, H, logits, multiplicities))
     assert len(np.unique(pred.sum(axis=1))) >= min(3, max_size)  # several sizes are chosen
+
+
+@pytest.mark.parametrize("with_empty", [False, True])
+def test_tagwise_prototypes_dict_round_trip_through_json_predicts_identically(with_empty):
+    H, Y, _, _ = _tagwise_features(noise=0.05)
+    if with_empty:
+        Y = Y.copy()
+        Y[:5] = 0
+    protos = TagwisePrototypes().fit(H, Y)
+    state = protos.to_dict()
+    scales = json.loads(json.dumps(state["scales"]))  # the saved form: str keys
+    restored = TagwisePrototypes.from_dict({**state, "scales": scales})
+    assert restored.scales_ == protos.scales_
+    assert (restored.empty_mean_ is None) == (not with_empty)
+    logits = torch.tensor(Y + 0.1 * np.random.default_rng(2).normal(size=Y.shape))
+    sizes = np.arange(4)
+    np.testing.assert_array_equal(
+        restored.predict(torch.tensor(H), logits, sizes).numpy(),
+        protos.predict(torch.tensor(H), logits, sizes).numpy(),
+    )
+
+
+@pytest.mark.parametrize("rule", ["threshold", "cardinality", "prototype"])
+def test_fit_rule_and_apply_rule_compose(rule):
+    H, Y, _, _ = _tagwise_features(noise=0.01)
+    logits = torch.tensor(Y * 3.0 + 0.1 * np.random.default_rng(3).normal(size=Y.shape))
+    calls = []
+
+    def outputs():
+        calls.append(1)
+        return logits, torch.tensor(H)
+
+    threshold, protos = fit_rule(
+        rule, threshold=None, independent=False, outputs=outputs, Y=Y, has_background=False
+    )
+    assert len(calls) == (0 if rule == "cardinality" else 1)  # no pass unless needed
+    pred = apply_rule(
+        rule,
+        logits,
+        torch.tensor(H),
+        has_background=False,
+        multiplicities=np.unique(Y.sum(axis=1)),
+        threshold=threshold,
+        prototypes=protos,
+        independent=False,
+    )
+    np.testing.assert_array_equal(pred.numpy(), Y.astype(bool))
+    assert default_rule("bce") == "threshold" and default_rule("pal") == "cardinality"

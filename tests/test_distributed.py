@@ -24,13 +24,11 @@ from joblib import parallel_backend
 from scipy.stats import loguniform
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from threadpoolctl import threadpool_limits
-from torch.utils.data import DataLoader, TensorDataset
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.collapse import CollapseStatistics, collapse_report
 from sklearn_mlabnc.distributed import (
     collapse_report_from_dask,
-    collapse_statistics_from_batches,
     collapse_statistics_from_dask,
 )
 from sklearn_mlabnc.scorers import nc1_scorer
@@ -229,41 +227,6 @@ def test_missing_dask_gives_install_hint(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r"pip install sklearn-mlabnc\[dask\]"):
         collapse_statistics_from_dask(np.zeros((2, 2)), np.eye(2))
-
-
-# ------------------------------------------------------------------------- batches
-def test_batches_from_a_dataloader_match_in_memory():
-    n = 20_000
-    Y = _labels(7, n)
-    H = _features(7, n)[:, :16]
-    Ht, Yt = torch.from_numpy(H), torch.from_numpy(Y.astype(np.float32))
-    loader = DataLoader(TensorDataset(Ht, Yt), batch_size=1000, shuffle=False)
-    stats = collapse_statistics_from_batches(loader)
-    assert stats.n_samples_ == n
-    W = np.random.default_rng(1).normal(size=(K, 16))
-    ref = CollapseStatistics().partial_fit(H, Y)
-    _assert_reports_agree(stats.report(W=W), ref.report(W=W), 1e-10)
-    np.testing.assert_allclose(stats.means_, ref.means_, rtol=1e-12)
-    # shuffled batches, numpy batches from a generator, and a feature transform
-    shuffled = DataLoader(
-        TensorDataset(Ht, Yt),
-        batch_size=777,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(0),
-    )
-    _assert_reports_agree(collapse_statistics_from_batches(shuffled).report(), ref.report(), 1e-10)
-    gen = ((H[a : a + 3000] / 2, Y[a : a + 3000]) for a in range(0, n, 3000))
-    halved = collapse_statistics_from_batches(gen, transform=lambda h: 2 * h)
-    _assert_reports_agree(halved.report(), ref.report(), 1e-10)
-
-
-def test_batches_errors():
-    with pytest.raises(ValueError, match="empty"):
-        collapse_statistics_from_batches([])
-    with pytest.raises(ValueError, match=r"\(H, Y\) pair"):
-        collapse_statistics_from_batches([np.zeros((2, 2))])
-    with pytest.raises(ValueError, match=r"\(H, Y\) pair"):
-        collapse_statistics_from_batches([{"H": np.zeros((2, 2)), "Y": np.eye(2)}])
 
 
 # ----------------------------------------------------------- hyper-parameter search

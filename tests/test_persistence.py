@@ -1,5 +1,7 @@
 import functools
 import json
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,3 +121,94 @@ def test_custom_modules_and_callbacks_cannot_be_saved_without_pickle(tmp_path):
         custom.save(tmp_path / "m.safetensors")
     with pytest.raises(NotFittedError):
         MLabNCClassifier().save(tmp_path / "m.safetensors")
+
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("rule", ["threshold", "prototype"])
+def test_a_model_saved_by_format_version_1_still_loads_and_predicts_identically(rule):
+    # tests/data/v1_*.safetensors were written by MLabNCClassifier.save at commit 79a56ad
+    # (hidden_layer_sizes=(8,), lr=1e-2, max_epochs=8, batch_size=16, random_state=0,
+    # decision=rule) on 48 samples, 6 features, 4 labels with empty rows; v1_expected.npz
+    # holds X and that version's outputs. A loader that drops a saved field fails here.
+    expected = np.load(DATA / "v1_expected.npz")
+    X = expected["X"]
+    loaded = load_model(DATA / f"v1_{rule}.safetensors")
+    assert loaded.decision_ == rule
+    assert loaded.has_background_ and loaded.n_labels_ == 4
+    np.testing.assert_array_equal(loaded.predict(X), expected[f"{rule}_predict"])
+    np.testing.assert_allclose(loaded.predict_proba(X), expected[f"{rule}_proba"], rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.transform(X), expected[f"{rule}_transform"], rtol=1e-6, atol=1e-7
+    )
+    if rule == "threshold":
+        assert loaded.threshold_ == pytest.approx(0.9787305213488121, rel=1e-12)
+
+
+RULES = {
+    "tuned threshold": dict(decision="threshold"),
+    "given threshold": dict(decision="threshold", threshold=0.3),
+    "cardinality": dict(decision="cardinality"),
+    "prototype": dict(decision="prototype"),
+    "bce sigmoid": dict(loss="bce", decision="threshold", threshold=0.4),
+}
+
+
+def _perturbed_rule_changes_predictions(clf, X):
+    """Whether the tuned parameter matters: changing it changes some prediction."""
+    clone = pickle.loads(pickle.dumps(clf))
+    if hasattr(clone, "threshold_"):
+        clone.threshold_ = 1.0 if clone.threshold_ < 0.5 else 0.05
+    elif clone.decision_ == "prototype":
+        clone._prototypes.atoms_ = clone._prototypes.atoms_[::-1].copy()
+    else:
+        clone.multiplicities_ = np.array([1])
+    return not np.array_equal(clone.predict(X), clf.predict(X))
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_save_load_and_pickle_keep_the_rule_and_what_it_tuned(rule, tmp_path):
+    X, Y = _data()
+    clf = MLabNCClassifier(**{**SMALL, **RULES[rule]}).fit(X, Y)
+    # The test can only catch a dropped parameter if the parameter matters on this data.
+    assert _perturbed_rule_changes_predictions(clf, X)
+    reloaded = {
+        "save/load": load_model(clf.save(tmp_path / "m.safetensors")),
+        "pickle": pickle.loads(pickle.dumps(clf)),
+    }
+    for how, other in reloaded.items():
+        assert other.decision_ == clf.decision_, how
+        assert getattr(other, "threshold_", None) == getattr(clf, "threshold_", None), how
+        np.testing.assert_array_equal(other.multiplicities_, clf.multiplicities_)
+        if clf.decision_ == "prototype":
+            np.testing.assert_array_equal(other._prototypes.atoms_, clf._prototypes.atoms_)
+            assert other._prototypes.scales_ == clf._prototypes.scales_
+        np.testing.assert_array_equal(other.predict(X), clf.predict(X), err_msg=how)
+
+
+@pytest.mark.parametrize(
+    "metadata, match",
+    [
+        ({"params": "{not json"}, "damaged metadata"),
+        ({}, "damaged metadata: 'params' or 'fitted' is missing"),
+        ({"params": "{}", "fitted": "{}"}, "damaged metadata"),
+        ({"format_version": "one"}, "damaged metadata"),
+    ],
+    ids=["bad json", "missing documents", "missing keys", "bad version"],
+)
+def test_damaged_metadata_gives_a_clear_error(metadata, match, tmp_path):
+    header = {"format": "sklearn_mlabnc.MLabNCClassifier", "format_version": "1", **metadata}
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "m.safetensors"), metadata=header)
+    with pytest.raises(ValueError, match=match):
+        load_model(tmp_path / "m.safetensors")
+
+
+def test_the_format_module_round_trips_tensors_and_documents(tmp_path):
+    from sklearn_mlabnc._persistence import read_model, write_model
+
+    documents = {"params": {"sizes": (3, 4), "x": np.float32(0.5)}, "fitted": {"a": None}}
+    path = write_model(tmp_path / "m.safetensors", {"t": torch.arange(3.0)}, documents)
+    read_documents, tensors = read_model(path)
+    assert read_documents == {"params": {"sizes": [3, 4], "x": 0.5}, "fitted": {"a": None}}
+    assert tensors["t"].tolist() == [0.0, 1.0, 2.0]

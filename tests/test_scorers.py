@@ -13,7 +13,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_mlabnc import MLabNCClassifier
+from sklearn_mlabnc import CollapseFeatures, MLabNCClassifier
 from sklearn_mlabnc.collapse import collapse_report, nc3
 from sklearn_mlabnc.scorers import (
     COLLAPSE_SCORERS,
@@ -25,7 +25,6 @@ from sklearn_mlabnc.scorers import (
     soft_iou_scorer,
     tagwise_scorer,
 )
-from sklearn_mlabnc.transformers import CollapseFeatures
 
 TINY = dict(hidden_layer_sizes=(16,), lr=1e-2, max_epochs=10, batch_size=32, random_state=0)
 
@@ -164,13 +163,13 @@ def test_cross_validate_with_all_collapse_scorers(data):
 def test_one_forward_pass_per_call(data, fitted, monkeypatch):
     X, Y = data
     calls = []
-    forward = fitted._forward
+    forward = fitted.network_outputs
 
     def counting(X):
         calls.append(1)
         return forward(X)
 
-    monkeypatch.setattr(fitted, "_forward", counting)
+    monkeypatch.setattr(fitted, "network_outputs", counting)
     for scorer in COLLAPSE_SCORERS.values():
         calls.clear()
         scorer(fitted, X, Y)
@@ -242,7 +241,7 @@ def test_mlabnc_classifier_with_1d_classes():
     assert nc3_scorer(clf, X, y) == pytest.approx(-rep.nc3, rel=1e-6)
     assert nc4_scorer(clf, X, y) == pytest.approx(rep.nc4)
     assert soft_iou_scorer(clf, X, y) == pytest.approx(rep.soft_iou, rel=1e-6)
-    with pytest.raises(ValueError, match="unknown to the estimator"):
+    with pytest.raises(ValueError, match="not among the known classes"):
         nc1_scorer(clf, X[:3], np.array(["x", "y", "w"]))
 
 

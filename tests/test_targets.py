@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,3 +48,24 @@ def test_column_vector_is_raveled_with_a_warning():
 def test_bad_targets(y, match):
     with pytest.raises(ValueError, match=match):
         TargetEncoder().fit_transform(y)
+
+
+@pytest.mark.parametrize(
+    "y", [np.array([[1, 0, 1], [0, 1, 0]]), np.array(["b", "a", "c"]), np.array([3, 1, 3])]
+)
+def test_encoder_dict_round_trip_through_json(y):
+    enc = TargetEncoder()
+    indicator = enc.fit_transform(y)
+    restored = TargetEncoder.from_dict(json.loads(json.dumps(enc.to_dict())))
+    assert restored.kind_ == enc.kind_ and restored.n_labels_ == enc.n_labels_
+    np.testing.assert_array_equal(restored.transform(y), indicator)
+    np.testing.assert_array_equal(
+        restored.inverse_transform(indicator), enc.inverse_transform(indicator)
+    )
+
+
+def test_classes_fix_the_label_space_of_1d_targets():
+    enc = TargetEncoder()
+    indicator = enc.fit_transform(np.array(["b", "b"]), classes=["a", "b", "c"])
+    np.testing.assert_array_equal(indicator, [[0, 1, 0], [0, 1, 0]])
+    assert enc.classes_.tolist() == ["a", "b", "c"]

@@ -1,9 +1,15 @@
+import inspect
+
 import numpy as np
 import pytest
+import skorch
 import torch
+from packaging import version
+from skorch import NeuralNet
 from skorch.callbacks import Callback, GradientNormClipping, LRScheduler
+from skorch.history import History
 
-from sklearn_mlabnc import MLabNCNetwork, PickAllLabelLoss
+from sklearn_mlabnc import MLabNCClassifier, MLabNCNetwork, PickAllLabelLoss
 from sklearn_mlabnc._batching import BatchIterator, TensorBatches
 from sklearn_mlabnc._training import FastNeuralNet, FixedSplit, PenalizedLoss
 from sklearn_mlabnc.backbones import MLP
@@ -127,3 +133,47 @@ def test_per_batch_callbacks_keep_their_history_records():
         assert [("event_lr" in b) for b in batches] == [True] * 4 + [False]
         assert "train_loss" in batches[-1]
     assert net.optimizer_.param_groups[0]["lr"] < 0.01  # the one-cycle schedule ran
+
+
+# FastNeuralNet overrides or calls these skorch internals; skorch>=1.1,<2 is pinned in
+# pyproject.toml. When a skorch release renames or reshapes one, this test names it.
+SKORCH_INTERNALS = {
+    (NeuralNet, "run_single_epoch"): ["self", "iterator", "training", "prefix", "step_fn"],
+    (NeuralNet, "_set_training"): ["self", "training"],
+    (NeuralNet, "train_step"): ["self", "batch"],
+    (NeuralNet, "train_step_single"): ["self", "batch"],
+    (History, "new_batch"): ["self"],
+    (History, "record_batch"): ["self", "attr", "value"],
+    (History, "record"): ["self", "attr", "value"],
+}
+
+
+@pytest.mark.parametrize(
+    "owner, name", list(SKORCH_INTERNALS), ids=[n for _, n in SKORCH_INTERNALS]
+)
+def test_the_skorch_internals_fast_neural_net_relies_on_are_unchanged(owner, name):
+    method = getattr(owner, name, None)
+    assert method is not None, (
+        f"skorch {skorch.__version__} has no {owner.__name__}.{name}, which "
+        "sklearn_mlabnc._training.FastNeuralNet overrides or calls: adapt FastNeuralNet "
+        "to the new skorch or pin skorch below this version."
+    )
+    positional = [
+        p.name
+        for p in inspect.signature(method).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    assert positional == SKORCH_INTERNALS[owner, name], (
+        f"skorch {skorch.__version__} changed {owner.__name__}.{name}{inspect.signature(method)}"
+        " that sklearn_mlabnc._training.FastNeuralNet relies on: adapt FastNeuralNet."
+    )
+
+
+def test_skorch_still_keeps_optimizers_and_callbacks_where_fast_neural_net_reads_them():
+    X = np.zeros((4, 3), dtype=np.float32)
+    clf = MLabNCClassifier(hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
+    net = clf.fit(X, np.array([[1, 0], [0, 1]] * 2)).net_
+    assert len(net._optimizers) == 1, "skorch's NeuralNet._optimizers changed"
+    assert all(isinstance(cb, Callback) for _, cb in net.callbacks_), "callbacks_ changed"
+    assert set(Callback.__dict__) >= {"on_batch_begin", "on_batch_end", "on_grad_computed"}
+    assert version.parse(skorch.__version__).major < 2, "skorch 2 is not supported yet"

@@ -403,10 +403,15 @@ def test_non_binary_labels_raise(Y):
         solve_ufm(np.array(Y))
 
 
-@pytest.mark.parametrize("Y", [[1, 0, 1], [[[1, 0]]], np.zeros((0, 3))])
+@pytest.mark.parametrize("Y", [[1, 0, 1], [[[1, 0]]], np.zeros((0, 3)), np.ones((3, 1))])
 def test_bad_shapes_raise(Y):
     with pytest.raises(ValueError, match="2-D"):
         solve_ufm(np.asarray(Y))
+
+
+def test_non_numeric_labels_raise():
+    with pytest.raises(ValueError, match="0/1 indicator"):
+        solve_ufm(np.array([["a", "b"], ["b", "a"]]))
 
 
 @pytest.mark.parametrize("loss", ["pal", "pal_normalized"])
@@ -420,11 +425,11 @@ def test_empty_label_rows_raise_for_pal(loss):
 
 def test_unknown_loss_raises():
     Y = balanced_labels(3, {1: 1})
-    with pytest.raises(ValueError, match="Unknown loss 'mse'"):
+    with pytest.raises(ValueError, match="'loss' parameter of solve_ufm .* Got 'mse'"):
         solve_ufm(Y, loss="mse")
-    with pytest.raises(ValueError, match="Unknown loss 'bce'"):
+    with pytest.raises(ValueError, match="'loss' parameter of reduced_problem .* Got 'bce'"):
         reduced_problem({1: 1}, 3, loss="bce")
-    with pytest.raises(ValueError, match="Unknown loss"):
+    with pytest.raises(ValueError, match="'loss' parameter"):
         reduced_problem({1: 1}, 3, loss="PAL")
 
 
@@ -436,7 +441,14 @@ def test_unknown_loss_raises():
         ({"bias_decay": -1e-3}, "bias_decay"),
         ({"weight_decay": np.inf}, "weight_decay"),
         ({"n_features": 0}, "n_features"),
+        ({"n_features": 2.5}, "n_features"),
         ({"max_iter": 0}, "max_iter"),
+        ({"tol": 0.0}, "tol"),
+        ({"tol": np.nan}, "tol"),
+        ({"init_scale": 0.0}, "init_scale"),
+        ({"init_scale": -1.0}, "init_scale"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": "seed"}, "random_state"),
     ],
 )
 def test_bad_solver_parameters_raise(kwargs, match):
@@ -452,10 +464,27 @@ def test_bad_solver_parameters_raise(kwargs, match):
         ({1: -1}, 4, "non-negative"),
         ({1: 1.5}, 4, "non-negative"),
         ({1: 0}, 4, "no positive count"),
-        ([3, 1], 4, "dict"),
+        ({"one": 1}, 4, "Multiplicities"),
+        ({1: None}, 4, "non-negative"),
+        ({1: np.nan}, 4, "non-negative"),
+        ([3, 1], 4, "Mapping"),
         ({1: 1}, 1, "n_classes"),
+        ({1: 1}, 2.5, "n_classes"),
     ],
 )
 def test_bad_reduced_parameters_raise(counts, K, match):
     with pytest.raises(ValueError, match=match):
         reduced_problem(counts, K)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"weight_decay": 0.0}, "weight_decay"),
+        ({"feature_decay": np.nan}, "feature_decay"),
+        ({"feature_decay": np.inf}, "feature_decay"),
+    ],
+)
+def test_bad_reduced_regularisation_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        reduced_problem({1: 1}, 3, **kwargs)

@@ -1,14 +1,18 @@
 """Fail the docs build when a public name is missing from ``api.rst``.
 
-Every name in ``sklearn_mlabnc.__all__`` and in the ``__all__`` of the public submodules
-must appear in ``api.rst`` (under its canonical module, or in the table of top-level
-re-exports). A missing one is reported as a Sphinx warning, which ``-W`` turns into an
-error, so the API reference cannot silently fall behind the code.
+The public modules are found by walking the package itself: ``sklearn_mlabnc`` and every
+module or subpackage under it whose dotted path has no component starting with an
+underscore. Every name in the ``__all__`` of each of them must appear in ``api.rst``
+(under its canonical module, or in the table of top-level re-exports), and every public
+module must have its own section (``.. automodule:: NAME``). A miss is reported as a Sphinx
+warning, which ``-W`` turns into an error, so the API reference cannot fall behind the code,
+and a new public module cannot be forgotten.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 from pathlib import Path
 
@@ -16,25 +20,33 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_MODULES = (
-    "sklearn_mlabnc",
-    "sklearn_mlabnc.backbones",
-    "sklearn_mlabnc.callbacks",
-    "sklearn_mlabnc.collapse",
-    "sklearn_mlabnc.datasets",
-    "sklearn_mlabnc.plotting",
-    "sklearn_mlabnc.scorers",
-    "sklearn_mlabnc.transformers",
-    "sklearn_mlabnc.ufm",
-    "sklearn_mlabnc.cli",
-)
+PACKAGE = "sklearn_mlabnc"
+
+
+def public_modules(package: str = PACKAGE) -> list[str]:
+    """Dotted names of the package and its public modules and subpackages, sorted."""
+    root = importlib.import_module(package)
+    names = [package]
+    for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}.", onerror=_raise):
+        if info.name.split(".")[-1] == "__main__":
+            continue
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    return sorted(names)
+
+
+def _raise(name: str) -> None:
+    raise ImportError(f"cannot import {name} while listing the public modules")
 
 
 def missing_names(api_text: str) -> list[str]:
-    """Public names (``module.name``) that ``api_text`` never mentions."""
+    """Public modules without a section, and public names (``module.name``) never mentioned."""
     mentioned = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", api_text))
+    sections = set(re.findall(r"^\.\. automodule:: *(\S+)", api_text, flags=re.MULTILINE))
     missing = []
-    for modname in PUBLIC_MODULES:
+    for modname in public_modules():
+        if modname not in sections:
+            missing.append(f"{modname} (module section: '.. automodule:: {modname}')")
         module = importlib.import_module(modname)
         for name in getattr(module, "__all__", ()):
             if name not in mentioned:

@@ -3,28 +3,34 @@
 Streaming, mergeable sufficient statistics (:class:`CollapseStatistics`) and the MLab NC
 metrics computed from them: NC1 (:func:`nc1`), NC2 (:func:`nc2`), NC3 (:func:`nc3`), the
 tag-wise average NC_m (:func:`tagwise_average`), NC4 (:func:`nc4`), the soft IoU
-(:func:`soft_iou`), label statistics (:func:`label_statistics`), and all of them at once
-(:func:`collapse_report` -> :class:`CollapseReport`).
+(:func:`soft_iou`), label statistics (:func:`label_statistics`), all of them at once
+(:func:`collapse_report` -> :class:`CollapseReport`, conventions in
+:class:`ReportOptions`), the per-sample collapse coordinates of
+:class:`NeuralCollapseAnalyzer`, and the curves recorded during training
+(:func:`collapse_curves`).
 
-This subpackage imports nothing else from :mod:`sklearn_mlabnc`.
+This subpackage imports nothing else from :mod:`sklearn_mlabnc`. Inside it, the flow is
+one way: labels (``_labels``) -> frozen summary (``_summary``) -> metric computations on
+a summary (``_geometry``, ``_outputs``) -> report assembly (``_report``) -> the
+accumulating statistics (``_statistics``) -> the public functions taking statistics or
+features (``_metrics``) -> the analyzer (``_analyzer``).
 """
 
-from ._metrics import (
-    collapse_report,
-    label_statistics,
-    nc1,
-    nc2,
-    nc3,
-    nc4,
-    soft_iou,
-    tagwise_average,
-)
-from ._report import CollapseReport
+from ._analyzer import NeuralCollapseAnalyzer
+from ._labels import label_statistics
+from ._metrics import collapse_report, nc1, nc2, nc3, nc4, tagwise_average
+from ._outputs import soft_iou
+from ._report import CollapseReport, ReportOptions, collapse_curves
 from ._statistics import CollapseStatistics
+from ._summary import CollapseSummary
 
 __all__ = [
     "CollapseReport",
     "CollapseStatistics",
+    "CollapseSummary",
+    "NeuralCollapseAnalyzer",
+    "ReportOptions",
+    "collapse_curves",
     "collapse_report",
     "label_statistics",
     "nc1",

@@ -1,50 +1,139 @@
-"""The :class:`CollapseReport` container returned by the collapse metrics."""
+"""Collapse reports: the report container, its one options type, and report assembly.
+
+:class:`ReportOptions` holds the metric conventions (validated once);
+:func:`report_from_summary` computes every summary-based metric into a
+:class:`CollapseReport` with them. :func:`collapse_curves` reshapes the reports recorded
+in a training history into one list per metric.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-__all__ = ["CollapseReport", "LabelSetResidual"]
+import numpy as np
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+
+from ._docstrings import REPORT_OPTIONS_DOC, Substitution
+from ._geometry import (
+    LabelSetResidual,
+    as_host_matrix,
+    nc1_from_summary,
+    nc2_from_summary,
+    nc3_from_summary,
+    tagwise_from_summary,
+)
+from ._summary import CollapseSummary
+
+__all__ = [
+    "OPTION_CONSTRAINTS",
+    "CollapseReport",
+    "ReportOptions",
+    "collapse_curves",
+    "report_from_summary",
+]
+
+#: Constraints of the report conventions, shared by every function that takes them.
+OPTION_CONSTRAINTS: dict[str, list[Any]] = {
+    "classes": [StrOptions({"singletons", "label_sets"})],
+    "inverse": [StrOptions({"pinv", "svd"})],
+    "global_mean": [StrOptions({"weighted", "class_means", "paper"})],
+    "centered": ["boolean"],
+    "tagwise_centered": ["boolean"],
+    "max_subsets": [Interval(numbers.Integral, 1, None, closed="left")],
+    "random_state": [Interval(numbers.Integral, 0, None, closed="left")],
+}
 
 
-class LabelSetResidual(NamedTuple):
-    """Tag-wise-average residual of one label set of multiplicity >= 2.
+@Substitution(report_options=REPORT_OPTIONS_DOC)
+@dataclass(frozen=True)
+class ReportOptions:
+    """The metric conventions of a collapse report (immutable, validated on creation).
 
-    Attributes
+    Every way of producing a :class:`CollapseReport` takes these conventions, either as
+    keyword arguments or as a ``ReportOptions``.
+
+    Parameters
     ----------
-    labels : tuple of int
-        The label indices of the set ``S``.
-    multiplicity : int
-        ``|S|``.
-    count : int
-        Number of samples with exactly this label set.
-    angle : float
-        Angle in degrees between ``mu_S`` and ``sum_{k in S} mu_k`` (0 at collapse).
-    scale : float
-        Per-set least-squares scale ``<mu_S, a_S> / ||a_S||^2`` with
-        ``a_S = mean_{k in S} mu_k``.
-    scale_residual : float
-        ``scale / c_m - 1`` (0 when the set follows the multiplicity's fitted scale).
-    relative_residual : float
-        ``||mu_S - c_m a_S|| / ||c_m a_S||``.
+    {report_options}
 
     Examples
     --------
-    >>> from sklearn_mlabnc.collapse._report import LabelSetResidual
-    >>> r = LabelSetResidual((0, 1), 2, 10, 0.0, 0.7, 0.0, 0.0)
-    >>> r.labels, r.multiplicity
-    ((0, 1), 2)
+    >>> from sklearn_mlabnc.collapse import ReportOptions
+    >>> ReportOptions(classes="label_sets").as_dict()["classes"]
+    'label_sets'
+    >>> ReportOptions.from_kwargs(clases="x")
+    Traceback (most recent call last):
+    ...
+    TypeError: unknown report option(s) ['clases']; valid: ['centered', 'classes', ...]
     """
 
-    labels: tuple[int, ...]
-    multiplicity: int
-    count: int
-    angle: float
-    scale: float
-    scale_residual: float
-    relative_residual: float
+    classes: str = "singletons"
+    inverse: str = "pinv"
+    global_mean: str = "weighted"
+    centered: bool = True
+    tagwise_centered: bool = False
+    max_subsets: int = 2000
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        validate_parameter_constraints(
+            OPTION_CONSTRAINTS, asdict(self), caller_name=type(self).__name__
+        )
+
+    @classmethod
+    def from_kwargs(cls, options: ReportOptions | None = None, **kwargs: Any) -> ReportOptions:
+        """Options from keyword arguments (over ``options``), naming unknown keys.
+
+        Parameters
+        ----------
+        options : ReportOptions, default=None
+            Base options (defaults when None).
+        **kwargs
+            Conventions overriding ``options``.
+
+        Returns
+        -------
+        options : ReportOptions
+            The validated options.
+
+        Examples
+        --------
+        >>> from sklearn_mlabnc.collapse import ReportOptions
+        >>> ReportOptions.from_kwargs(inverse="svd").inverse
+        'svd'
+        """
+        base = asdict(options) if options is not None else {}
+        unknown = set(kwargs) - set(OPTION_CONSTRAINTS)
+        if unknown:
+            raise TypeError(
+                f"unknown report option(s) {sorted(unknown)}; valid: {sorted(OPTION_CONSTRAINTS)}"
+            )
+        return cls(**{**base, **kwargs})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The conventions as a plain dictionary (as stored in ``CollapseReport.options``).
+
+        Examples
+        --------
+        >>> from sklearn_mlabnc.collapse import ReportOptions
+        >>> sorted(ReportOptions().as_dict())[:2]
+        ['centered', 'classes']
+        """
+        out = asdict(self)
+        out["centered"] = bool(out["centered"])
+        out["tagwise_centered"] = bool(out["tagwise_centered"])
+        out["max_subsets"] = int(out["max_subsets"])
+        out["random_state"] = int(out["random_state"])
+        return out
 
 
 def _clean(x: Any) -> Any:
@@ -137,7 +226,7 @@ class CollapseReport:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Alias of :attr:`notes`."""
+        """Alias of ``notes``."""
         return self.notes
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,7 +269,7 @@ class CollapseReport:
         which : {'metrics', 'residuals'}, default='metrics'
             ``'metrics'``: one row per numeric key of :meth:`to_dict`, column ``value``.
             ``'residuals'``: one row per label set of multiplicity >= 2, with the columns
-            of :class:`LabelSetResidual`.
+            of ``LabelSetResidual``.
 
         Returns
         -------
@@ -226,3 +315,143 @@ class CollapseReport:
             lines.append("  notes:")
             lines.extend(f"    - {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+def report_from_summary(
+    s: CollapseSummary, W: Any = None, b: Any = None, options: ReportOptions | None = None
+) -> CollapseReport:
+    """Every summary-based metric of a :class:`CollapseSummary` in one report.
+
+    NC4 and the soft IoU need per-sample data and are NaN here. Warnings of the metrics
+    are re-emitted once each and listed in the report's ``notes``.
+
+    Parameters
+    ----------
+    s : CollapseSummary
+        The statistics (see :meth:`CollapseStatistics.summary`).
+    W : array-like or torch.Tensor of shape (K, d), default=None
+        Classifier weights (NC2 of the classifier, NC3).
+    b : array-like or torch.Tensor of shape (K,), default=None
+        Classifier bias (``bias_deviation``).
+    options : ReportOptions, default=None
+        The conventions (defaults when None).
+
+    Returns
+    -------
+    report : CollapseReport
+        The metrics.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mlabnc.collapse import CollapseStatistics
+    >>> from sklearn_mlabnc.collapse._report import report_from_summary
+    >>> Y = np.eye(2, dtype=int).repeat(2, axis=0)
+    >>> H = np.array([[0.0], [0.2], [1.0], [1.2]])
+    >>> report_from_summary(CollapseStatistics().partial_fit(H, Y).summary()).nc1
+    0.02
+    """
+    opts = ReportOptions() if options is None else options
+    bias = math.nan
+    if b is not None:
+        bv = as_host_matrix(b, (s.n_labels,), "b")
+        nb = float(np.linalg.norm(bv))
+        bias = float(np.linalg.norm(bv - bv.mean()) / nb) if nb > 0 else 0.0
+    if W is not None:
+        W = as_host_matrix(W, (s.n_labels, s.n_features), "W")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        v1 = nc1_from_summary(s, opts.classes, opts.inverse, opts.global_mean)
+        v2 = nc2_from_summary(s, W, bool(opts.centered), opts.global_mean)
+        v3 = math.nan if W is None else nc3_from_summary(s, W, opts.global_mean)
+        tw = tagwise_from_summary(
+            s,
+            bool(opts.tagwise_centered),
+            opts.global_mean,
+            int(opts.max_subsets),
+            int(opts.random_state),
+        )
+    notes: list[str] = []
+    for w in caught:
+        msg = str(w.message)
+        if msg not in notes:
+            notes.append(msg)
+            warnings.warn(msg, w.category, stacklevel=3)
+    notes.extend(_data_notes(s))
+    return CollapseReport(
+        nc1=v1,
+        nc2_means=v2.means,
+        nc2_classifier=v2.classifier,
+        nc3=v3,
+        nc_m=tw.nc_m,
+        c_m=tw.c_m,
+        bias_deviation=bias,
+        n_samples=int(s.n_samples),
+        n_label_sets=len(s.counts),
+        n_labels=int(s.n_labels),
+        n_features=int(s.n_features),
+        n_skipped=tw.n_skipped,
+        residuals=tw.residuals,
+        options=opts.as_dict(),
+        notes=tuple(notes),
+    )
+
+
+def _data_notes(s: CollapseSummary) -> list[str]:
+    notes = []
+    mult, counts = s.multiplicities, s.counts
+    n_empty = int(counts[mult == 0].sum())
+    if n_empty:
+        notes.append(
+            f"{n_empty} sample(s) have no positive label; they form the empty label set "
+            "(multiplicity 0) and are excluded from singleton-based metrics"
+        )
+    for m in sorted(int(x) for x in np.unique(mult) if x >= 1):
+        c = counts[mult == m]
+        if c.min() != c.max():
+            notes.append(
+                f"label sets of multiplicity {m} are imbalanced (counts {c.min()}..{c.max()}): "
+                "tag-wise geometry not guaranteed"
+            )
+    n_one = int(np.sum((counts == 1) & (mult >= 1)))
+    if n_one:
+        notes.append(
+            f"{n_one} label set(s) have a single sample and contribute no within-class variability"
+        )
+    return notes
+
+
+def collapse_curves(history: Sequence[dict], prefix: str = "train") -> dict[str, list]:
+    """Epochs and metric values recorded during training, as lists per metric.
+
+    Reads the reports that :class:`~sklearn_mlabnc.callbacks.CollapseMonitor` (the
+    ``collapse_every`` option of :class:`~sklearn_mlabnc.MLabNCClassifier`) writes into
+    the training history.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        A fitted estimator's ``history_`` (or a skorch ``History``).
+    prefix : {"train", "valid"}, default="train"
+        Which data set's curves.
+
+    Returns
+    -------
+    dict of str to list
+        ``"epoch"`` plus one list per recorded metric (without the prefix).
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc.collapse import collapse_curves
+    >>> history = [{"epoch": 1, "train_nc1": 2.0}, {"epoch": 2}, {"epoch": 3, "train_nc1": 0.5}]
+    >>> collapse_curves(history)
+    {'epoch': [1, 3], 'nc1': [2.0, 0.5]}
+    """
+    start = f"{prefix}_"
+    rows = [row for row in history if f"{start}nc1" in row]
+    curves: dict[str, list] = {"epoch": [row["epoch"] for row in rows]}
+    for row in rows:
+        for key, value in row.items():
+            if key.startswith(start) and key != f"{start}loss" and not key.endswith("_best"):
+                curves.setdefault(key[len(start) :], []).append(value)
+    return {key: values for key, values in curves.items() if len(values) == len(rows)}

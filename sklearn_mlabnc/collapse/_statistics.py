@@ -18,102 +18,18 @@ re-expressing the second one relative to the first one's shift.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._docstrings import REPORT_OPTIONS_DOC, Substitution
+from ._labels import IndicatorMatrix, canonical_order, is_torch, shape_str, unique_rows
+from ._report import CollapseReport, ReportOptions, report_from_summary
+from ._summary import CollapseSummary
+
 __all__ = ["CollapseStatistics"]
-
-
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.split(".")[0] == "torch"
-
-
-def _shape_str(shape: Any) -> str:
-    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
-
-
-class _Indicator:
-    """Validated 0/1 indicator matrix (numpy, scipy sparse or torch) served in row chunks."""
-
-    def __init__(self, Y: Any, name: str = "Y") -> None:
-        self.name = name
-        if _is_torch(Y):
-            import torch
-
-            if Y.ndim != 2:
-                raise ValueError(
-                    f"{name} must be a 2-D (n_samples, n_labels) indicator; "
-                    f"got shape {_shape_str(Y.shape)}"
-                )
-            if Y.dtype != torch.bool:
-                if Y.is_complex() or not bool(((Y == 0) | (Y == 1)).all()):
-                    raise ValueError(f"{name} must be a 0/1 indicator matrix")
-            self.kind = "torch"
-            self.obj = Y.detach()
-        elif sp.issparse(Y):
-            if Y.ndim != 2:
-                raise ValueError(f"{name} must be 2-D; got shape {_shape_str(Y.shape)}")
-            Y = sp.csr_array(Y)
-            if Y.data.size and not np.all((Y.data == 0) | (Y.data == 1)):
-                raise ValueError(f"{name} must be a 0/1 indicator matrix")
-            self.kind = "sparse"
-            self.obj = Y
-        else:
-            Y = np.asarray(Y)
-            if Y.ndim != 2:
-                raise ValueError(
-                    f"{name} must be a 2-D (n_samples, n_labels) indicator; "
-                    f"got shape {_shape_str(Y.shape)}"
-                )
-            if Y.dtype != np.bool_:
-                if Y.dtype.kind not in "biuf" or not np.all((Y == 0) | (Y == 1)):
-                    raise ValueError(f"{name} must be a 0/1 indicator matrix")
-            self.kind = "numpy"
-            self.obj = Y
-        self.n, self.K = (int(s) for s in self.obj.shape)
-
-    def numpy_chunk(self, a: int, b: int) -> np.ndarray:
-        if self.kind == "torch":
-            return (self.obj[a:b] != 0).cpu().numpy()
-        if self.kind == "sparse":
-            return self.obj[a:b].toarray() != 0
-        return self.obj[a:b] != 0
-
-    def torch_chunk(self, a: int, b: int, device: Any) -> Any:
-        import torch
-
-        if self.kind == "torch":
-            return (self.obj[a:b] != 0).to(device)
-        return torch.from_numpy(self.numpy_chunk(a, b)).to(device)
-
-
-def _unique_rows(Yb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique rows of a bool matrix as packed bytes, and the inverse index (vectorised)."""
-    n = Yb.shape[0]
-    packed = np.packbits(Yb, axis=1)
-    nb = packed.shape[1]
-    if nb <= 8:
-        buf = np.zeros((n, 8), dtype=np.uint8)
-        buf[:, :nb] = packed
-        keys = buf.view(np.uint64).ravel()
-        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        return packed[first], inv.ravel()
-    # more than 64 labels: sort the rows as tuples of uint64 words (much faster than
-    # np.unique(axis=0), which compares structured records)
-    nw = -(-nb // 8)
-    buf = np.zeros((n, 8 * nw), dtype=np.uint8)
-    buf[:, :nb] = packed
-    words = buf.view(np.uint64)
-    order = np.lexsort(words.T[::-1])
-    sw = words[order]
-    change = np.empty(n, dtype=bool)
-    change[:1] = True
-    change[1:] = np.any(sw[1:] != sw[:-1], axis=1)
-    inv = np.empty(n, dtype=np.intp)
-    inv[order] = np.cumsum(change) - 1
-    return packed[order[change]], inv
 
 
 class CollapseStatistics:
@@ -285,12 +201,12 @@ class CollapseStatistics:
         >>> stats.n_samples_, stats.n_labels_, stats.n_features_in_
         (3, 3, 3)
         """
-        ind = _Indicator(Y)
-        torch_in = _is_torch(H)
+        ind = IndicatorMatrix(Y)
+        torch_in = is_torch(H)
         if torch_in:
             if H.ndim != 2:
                 raise ValueError(
-                    f"H must be 2-D (n_samples, n_features); got shape {_shape_str(H.shape)}"
+                    f"H must be 2-D (n_samples, n_features); got shape {shape_str(H.shape)}"
                 )
             if H.is_complex():
                 raise ValueError("H must be real-valued")
@@ -300,7 +216,7 @@ class CollapseStatistics:
             H = np.asarray(H)
             if H.ndim != 2:
                 raise ValueError(
-                    f"H must be 2-D (n_samples, n_features); got shape {_shape_str(H.shape)}"
+                    f"H must be 2-D (n_samples, n_features); got shape {shape_str(H.shape)}"
                 )
             if H.dtype.kind not in "biuf":
                 raise ValueError(f"H must be numeric; got dtype {H.dtype}")
@@ -338,7 +254,7 @@ class CollapseStatistics:
         self._order = None
         return self
 
-    def _accumulate_numpy(self, H: Any, ind: _Indicator, chunk: int, dt: np.dtype) -> None:
+    def _accumulate_numpy(self, H: Any, ind: IndicatorMatrix, chunk: int, dt: np.dtype) -> None:
         n = ind.n
         for a in range(0, n, chunk):
             b = min(n, a + chunk)
@@ -350,7 +266,7 @@ class CollapseStatistics:
                 self._shift = Hc.mean(axis=0, dtype=np.float64)
             Hc -= self._shift.astype(dt, copy=False)
             Yb = ind.numpy_chunk(a, b)
-            urows, inv = _unique_rows(Yb)
+            urows, inv = unique_rows(Yb)
             rows = np.unpackbits(urows, axis=1, count=ind.K).astype(bool)
             gidx = self._lookup([r.tobytes() for r in urows], rows)
             nb, Sb = b - a, len(gidx)
@@ -365,7 +281,7 @@ class CollapseStatistics:
                 X = Hc if k == nb else Hc[mask]
                 target += X.T @ X
 
-    def _accumulate_torch(self, H: Any, ind: _Indicator, chunk: int, dt: np.dtype) -> None:
+    def _accumulate_torch(self, H: Any, ind: IndicatorMatrix, chunk: int, dt: np.dtype) -> None:
         import torch
 
         tdt = torch.float64 if dt == np.dtype(np.float64) else torch.float32
@@ -388,7 +304,7 @@ class CollapseStatistics:
                 rows = urows_t.cpu().numpy().astype(bool)
                 urows = np.packbits(rows, axis=1)
             else:
-                urows, inv_np = _unique_rows(ind.numpy_chunk(a, b))
+                urows, inv_np = unique_rows(ind.numpy_chunk(a, b))
                 rows = np.unpackbits(urows, axis=1, count=ind.K).astype(bool)
                 inv = torch.from_numpy(inv_np.astype(np.int64)).to(dev)
             gidx = self._lookup([r.tobytes() for r in urows], rows)
@@ -490,12 +406,7 @@ class CollapseStatistics:
     # ------------------------------------------------------- fitted attributes
     def _canonical_order(self) -> np.ndarray:
         if self._order is None:
-            S = self._n_sets
-            keys = [
-                (int(self._mult[j]), tuple(np.flatnonzero(self._sets[j]).tolist()))
-                for j in range(S)
-            ]
-            self._order = np.array(sorted(range(S), key=keys.__getitem__), dtype=np.intp)
+            self._order = canonical_order(self._sets[: self._n_sets])
         return self._order
 
     @property
@@ -541,32 +452,47 @@ class CollapseStatistics:
         o = self._canonical_order()
         return self.shift_ + self._sums[o] / self._counts[o, None]
 
-    def _summary(self) -> dict[str, Any]:
-        """Canonical-order arrays for the metric functions (sums relative to shift_)."""
+    def summary(self) -> CollapseSummary:
+        """The accumulated statistics, in canonical label-set order, as a frozen summary.
+
+        Returns
+        -------
+        summary : CollapseSummary
+            Counts, feature sums (relative to ``shift_``), symmetrised scatters.
+
+        Examples
+        --------
+        >>> from sklearn_mlabnc.collapse import CollapseStatistics
+        >>> s = CollapseStatistics().partial_fit([[0.0], [2.0]], [[1], [1]]).summary()
+        >>> s.n_samples, s.counts.tolist(), s.means.tolist()
+        (2, [2], [[1.0]])
+        """
         self._check_fitted()
         o = self._canonical_order()
         T1 = self._T1.astype(np.float64)
         TM = self._TM.astype(np.float64)
-        return {
-            "K": self._K,
-            "d": self._d,
-            "n": self._n,
-            "shift": self.shift_,
-            "sets": self._sets[o],
-            "mult": self._mult[o],
-            "counts": self._counts[o],
-            "sums": self._sums[o].astype(np.float64),
-            "T1": (T1 + T1.T) / 2,
-            "TM": (TM + TM.T) / 2,
-        }
+        return CollapseSummary(
+            n_labels=int(self._K),
+            n_features=int(self._d),
+            n_samples=int(self._n),
+            shift=self.shift_,
+            label_sets=self._sets[o],
+            multiplicities=self._mult[o],
+            counts=self._counts[o],
+            sums=self._sums[o].astype(np.float64),
+            scatter_single=(T1 + T1.T) / 2,
+            scatter_multi=(TM + TM.T) / 2,
+        )
 
     # ---------------------------------------------------------------- report
-    def report(self, W: Any = None, b: Any = None, **options: Any) -> Any:
+    @Substitution(report_options=REPORT_OPTIONS_DOC)
+    def report(
+        self, W: Any = None, b: Any = None, *, options: ReportOptions | None = None, **kwargs: Any
+    ) -> CollapseReport:
         """Compute a :class:`CollapseReport` from the accumulated statistics.
 
-        NC4 and the soft IoU need per-sample data and are NaN here; use
-        :func:`~sklearn_mlabnc.collapse.collapse_report` or
-        :func:`~sklearn_mlabnc.collapse.nc4` for them.
+        NC4 and the soft IoU need per-sample data and are NaN here (see
+        :func:`~sklearn_mlabnc.collapse.collapse_report`).
 
         Parameters
         ----------
@@ -574,8 +500,9 @@ class CollapseStatistics:
             Classifier weights (for NC2 of the classifier and NC3).
         b : array-like or torch.Tensor of shape (K,), optional
             Classifier bias (for ``bias_deviation``).
-        **options
-            Metric conventions, see :func:`~sklearn_mlabnc.collapse.collapse_report`.
+        options : ReportOptions, default=None
+            The conventions at once; keyword arguments override them.
+        {report_options}
 
         Returns
         -------
@@ -593,9 +520,74 @@ class CollapseStatistics:
         >>> rep.nc1 < 0.01, round(rep.nc2_means, 2)
         (True, 0.0)
         """
-        from ._metrics import _report_from_stats
+        opts = ReportOptions.from_kwargs(options, **kwargs)
+        return report_from_summary(self.summary(), W=W, b=b, options=opts)
 
-        return _report_from_stats(self, W=W, b=b, **options)
+    # ---------------------------------------------------------- batch streams
+    @classmethod
+    def from_batches(
+        cls,
+        batches: Iterable[Sequence[Any]],
+        *,
+        transform: Callable[[Any], Any] | None = None,
+        dtype: Any = np.float64,
+    ) -> CollapseStatistics:
+        """Collapse statistics accumulated over an iterator of ``(H, Y)`` batches.
+
+        Any iterable of pairs works (a ``torch.utils.data.DataLoader``, a generator, a
+        list); each batch goes through :meth:`partial_fit`.
+
+        Parameters
+        ----------
+        batches : iterable of (H, Y) pairs
+            ``H`` of shape ``(batch, d)`` (numpy, scipy sparse or torch) and ``Y`` the
+            matching ``(batch, K)`` 0/1 indicator. Extra items after the first two (e.g.
+            sample weights) are ignored.
+        transform : callable, optional
+            Applied to the first item of every batch to get the features, e.g. a fitted
+            network's feature extractor when the loader yields raw inputs ``(X, Y)``.
+        dtype : numpy dtype, default=np.float64
+            Accumulation dtype.
+
+        Returns
+        -------
+        stats : CollapseStatistics
+            The accumulated statistics.
+
+        Raises
+        ------
+        ValueError
+            If ``batches`` is empty or a batch is not an ``(H, Y)`` pair.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch.utils.data import DataLoader, TensorDataset
+        >>> from sklearn_mlabnc.collapse import CollapseStatistics
+        >>> Y = torch.eye(2).repeat(50, 1)
+        >>> H = 3 * Y + 0.1 * torch.randn(100, 2, generator=torch.Generator().manual_seed(0))
+        >>> loader = DataLoader(TensorDataset(H, Y), batch_size=32)
+        >>> stats = CollapseStatistics.from_batches(loader)
+        >>> stats.n_samples_, stats.counts_.tolist()
+        (100, [50, 50])
+        """
+        stats = cls(dtype=dtype)
+        seen = False
+        for i, batch in enumerate(batches):
+            if isinstance(batch, dict) or not isinstance(batch, Sequence) or len(batch) < 2:
+                raise ValueError(
+                    f"batch {i} is a {type(batch).__name__}; expected an (H, Y) pair "
+                    "(a tuple or list whose first two items are the features and the "
+                    "indicator)"
+                )
+            h, y = batch[0], batch[1]
+            if transform is not None:
+                h = transform(h)
+            stats.partial_fit(h, y)
+            seen = True
+        if not seen:
+            raise ValueError("batches is empty: no (H, Y) pair to accumulate")
+        return stats
 
     def __repr__(self) -> str:
         if not self._is_fitted():

@@ -4,7 +4,8 @@
   embedded 8x8 digits (no network access).
 - :func:`make_tagwise_blobs`: Gaussian features whose label-set means follow (or violate) the
   MLab NC tag-wise average ``mu_S = c_m * mean_{k in S} mu_k`` around a simplex ETF.
-- :func:`load_mulan`: a MULAN ARFF + XML reader (dense and sparse rows).
+- :func:`load_mulan`: a MULAN reader (the ARFF file, dense or sparse, parsed by ``liac-arff``,
+  and the XML file naming the labels).
 
 This subpackage imports nothing else from ``sklearn_mlabnc``.
 """

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
-from ._digits import _check_positive_int, _check_rng, _plan_label_sets
+from ._label_sets import plan_label_sets
+from ._validation import LABEL_SET_CONSTRAINTS, check_rng
 
 __all__ = ["make_tagwise_blobs"]
 
@@ -37,6 +39,19 @@ def _scales(scales: Any, multiplicities: list[int]) -> dict[int, float]:
     return {m: float(c) for m, c in out.items()}
 
 
+@validate_params(
+    {
+        **LABEL_SET_CONSTRAINTS,
+        "n_classes": [Interval(Integral, 2, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "scales": ["array-like", Mapping, None],
+        "center_norm": [Interval(Real, 0, np.inf, closed="neither")],
+        "noise": [Interval(Real, 0, np.inf, closed="left")],
+        "violate": [Interval(Real, 0, np.inf, closed="left")],
+        "return_centers": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_tagwise_blobs(
     n_classes: int = 5,
     n_features: int = 10,
@@ -99,7 +114,7 @@ def make_tagwise_blobs(
         ``violate * c_m * center_norm`` instead.
     shuffle : bool, default=True
         Shuffle the samples; otherwise they are ordered by label set.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance, numpy Generator or None, default=None
         Seed for the embedding, deviations, noise and shuffling.
     return_centers : bool, default=False
         Also return the exact means.
@@ -125,23 +140,12 @@ def make_tagwise_blobs(
     >>> bool(np.allclose(centers[(0, 1)], 0.5 * (centers[(0,)] + centers[(1,)]) / 2))
     True
     """
-    n_classes = _check_positive_int(n_classes, "n_classes")
-    if n_classes < 2:
-        raise ValueError(f"n_classes must be >= 2, got {n_classes}.")
-    n_features = _check_positive_int(n_features, "n_features")
     if n_features < n_classes:
         raise ValueError(
             f"n_features must be >= n_classes={n_classes} to embed the simplex ETF, "
             f"got {n_features}."
         )
-    for name, value in (("center_norm", center_norm), ("noise", noise), ("violate", violate)):
-        if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-            raise ValueError(f"{name} must be a finite real number, got {value!r}.")
-    if center_norm <= 0:
-        raise ValueError(f"center_norm must be > 0, got {center_norm!r}.")
-    if noise < 0 or violate < 0:
-        raise ValueError("noise and violate must be >= 0.")
-    plan = _plan_label_sets(
+    plan = plan_label_sets(
         n_classes=n_classes,
         max_multiplicity=max_multiplicity,
         max_allowed_multiplicity=n_classes,
@@ -152,7 +156,7 @@ def make_tagwise_blobs(
         imbalance=imbalance,
     )
     c = _scales(scales, list(range(1, max_multiplicity + 1)))
-    rng = _check_rng(random_state)
+    rng = check_rng(random_state)
 
     etf = np.sqrt(n_classes / (n_classes - 1)) * (
         np.eye(n_classes) - np.full((n_classes, n_classes), 1.0 / n_classes)

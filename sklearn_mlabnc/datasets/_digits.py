@@ -9,15 +9,17 @@ network access.
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Iterable, Mapping
-from numbers import Integral, Real
 from typing import Any, Literal
 
 import numpy as np
 from sklearn.datasets import load_digits
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from ._frames import as_frames
+from ._label_sets import plan_label_sets
+from ._validation import LABEL_SET_CONSTRAINTS, check_rng
 
 __all__ = ["make_multilabel_digits"]
 
@@ -27,182 +29,6 @@ _CANVAS_SIZE = 2 * _DIGIT_SIZE
 #: (row, column) offsets of the four corners: top-left, top-right, bottom-left, bottom-right.
 _CORNERS = ((0, 0), (0, _DIGIT_SIZE), (_DIGIT_SIZE, 0), (_DIGIT_SIZE, _DIGIT_SIZE))
 _SPLIT_SEED = 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Label-set planning (shared with ``_blobs``)
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}.")
-    low = 0 if allow_zero else 1
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value!r}.")
-    return int(value)
-
-
-def _per_multiplicity(
-    value: Any, name: str, multiplicities: Iterable[int], default: Any = None
-) -> dict[int, Any]:
-    """Expand ``value`` (scalar, ``None`` or mapping ``{m: value}``) to ``{m: value}``."""
-    multiplicities = list(multiplicities)
-    if isinstance(value, Mapping):
-        unknown = set(value) - set(multiplicities)
-        if unknown:
-            raise ValueError(
-                f"{name} has keys {sorted(unknown)} outside the multiplicities "
-                f"{multiplicities} in use."
-            )
-        return {m: value.get(m, default) for m in multiplicities}
-    return {m: (default if value is None else value) for m in multiplicities}
-
-
-def _balanced_subsets(n_classes: int, m: int, n_sets: int) -> list[tuple[int, ...]]:
-    """Deterministically choose ``n_sets`` label sets of size ``m`` covering labels evenly.
-
-    A greedy pass takes, in turn, the (lexicographically first) unused set whose labels are
-    least used so far; swaps of a chosen set for an unused one then lower the sum of squared
-    label usages until no swap helps. Every label ends up in ``floor`` or ``ceil`` of
-    ``n_sets * m / n_classes`` sets (checked for every case with ``n_classes <= 12``).
-    """
-    candidates = list(itertools.combinations(range(n_classes), m))
-    if n_sets >= len(candidates):
-        return candidates
-    members = np.array(candidates)
-    incidence = np.zeros((len(candidates), n_classes), dtype=np.int64)
-    np.put_along_axis(incidence, members, 1, axis=1)
-    usage = np.zeros(n_classes, dtype=np.int64)
-    chosen = np.zeros(len(candidates), dtype=bool)
-    big = float((n_classes * m * n_sets + 1) ** 2)
-    for _ in range(n_sets):
-        used = usage[members]
-        cost = used.max(axis=1) * big + (used**2).sum(axis=1)
-        cost[chosen] = np.inf
-        best = int(np.argmin(cost))  # argmin returns the first (lexicographic) minimiser
-        chosen[best] = True
-        usage += incidence[best]
-    while True:
-        inside, outside = np.flatnonzero(chosen), np.flatnonzero(~chosen)
-        change = incidence[outside][np.newaxis, :, :] - incidence[inside][:, np.newaxis, :]
-        delta = ((usage + change) ** 2).sum(axis=-1) - (usage**2).sum()
-        i, j = np.unravel_index(np.argmin(delta), delta.shape)
-        if delta[i, j] >= 0:
-            break
-        chosen[inside[i]], chosen[outside[j]] = False, True
-        usage = usage + change[i, j]
-    return [candidates[i] for i in np.flatnonzero(chosen)]
-
-
-def _geometric_counts(n_max: int, n_sets: int, ratio: float | None) -> list[int]:
-    """Counts decaying geometrically from ``n_max`` to ``n_max / ratio`` over ``n_sets`` sets."""
-    if ratio is None or n_sets == 1:
-        return [n_max] * n_sets
-    return [max(1, int(round(n_max * ratio ** (-j / (n_sets - 1))))) for j in range(n_sets)]
-
-
-def _plan_label_sets(
-    *,
-    n_classes: int,
-    max_multiplicity: int,
-    max_allowed_multiplicity: int,
-    n_per_singleton: int,
-    n_per_set: int | Mapping[int, int],
-    label_sets: Iterable[Iterable[int]] | None,
-    n_sets_per_multiplicity: int | Mapping[int, int] | None,
-    imbalance: float | Mapping[int, float] | None,
-) -> list[tuple[tuple[int, ...], int]]:
-    """Return ``[(label_set, n_samples), ...]`` ordered by multiplicity, then lexicographically."""
-    max_multiplicity = _check_positive_int(max_multiplicity, "max_multiplicity")
-    limit = min(max_allowed_multiplicity, n_classes)
-    if max_multiplicity > limit:
-        raise ValueError(f"max_multiplicity must be <= {limit}, got {max_multiplicity}.")
-    n_per_singleton = _check_positive_int(n_per_singleton, "n_per_singleton")
-
-    if label_sets is not None:
-        if n_sets_per_multiplicity is not None:
-            raise ValueError("Pass either label_sets or n_sets_per_multiplicity, not both.")
-        sets: set[tuple[int, ...]] = set()
-        for raw in label_sets:
-            try:
-                raw = list(raw)
-            except TypeError as exc:
-                raise ValueError(
-                    f"Each entry of label_sets must be an iterable of labels, got {raw!r}."
-                ) from exc
-            if any(isinstance(k, bool) or not isinstance(k, Integral) for k in raw):
-                raise ValueError(f"Labels must be integers, got {raw!r}.")
-            items = [int(k) for k in raw]
-            if not items:
-                raise ValueError("label_sets contains an empty label set.")
-            if len(set(items)) != len(items):
-                raise ValueError(f"Label set {raw!r} repeats a label.")
-            if min(items) < 0 or max(items) >= n_classes:
-                raise ValueError(f"Label set {raw!r} has labels outside [0, {n_classes - 1}].")
-            if len(items) > max_multiplicity:
-                raise ValueError(
-                    f"Label set {raw!r} has {len(items)} labels > max_multiplicity="
-                    f"{max_multiplicity}."
-                )
-            key = tuple(sorted(items))
-            if key in sets:
-                raise ValueError(f"Label set {key} is listed twice in label_sets.")
-            sets.add(key)
-        if not sets:
-            raise ValueError("label_sets is empty.")
-        by_m: dict[int, list[tuple[int, ...]]] = {}
-        for s in sorted(sets, key=lambda s: (len(s), s)):
-            by_m.setdefault(len(s), []).append(s)
-    else:
-        multis = range(2, max_multiplicity + 1)
-        n_sets = _per_multiplicity(n_sets_per_multiplicity, "n_sets_per_multiplicity", multis)
-        by_m = {1: [(k,) for k in range(n_classes)]}
-        for m in multis:
-            total = math.comb(n_classes, m)
-            wanted = (
-                total
-                if n_sets[m] is None
-                else _check_positive_int(n_sets[m], f"n_sets_per_multiplicity[{m}]")
-            )
-            by_m[m] = _balanced_subsets(n_classes, m, wanted)
-
-    counts = _per_multiplicity(n_per_set, "n_per_set", [m for m in by_m if m > 1])
-    for m, c in counts.items():
-        if c is None:
-            raise ValueError(f"n_per_set has no entry for multiplicity {m}.")
-        counts[m] = _check_positive_int(c, f"n_per_set[{m}]")
-    counts[1] = n_per_singleton
-    ratios = _per_multiplicity(imbalance, "imbalance", by_m)
-    plan: list[tuple[tuple[int, ...], int]] = []
-    for m in sorted(by_m):
-        ratio = ratios[m]
-        if ratio is not None:
-            if isinstance(ratio, bool) or not isinstance(ratio, Real) or not ratio >= 1:
-                raise ValueError(f"imbalance must be a real number >= 1, got {ratio!r}.")
-            ratio = float(ratio)
-        plan.extend(zip(by_m[m], _geometric_counts(counts[m], len(by_m[m]), ratio), strict=True))
-    return plan
-
-
-def _check_rng(random_state: Any) -> np.random.RandomState | np.random.Generator:
-    """Like :func:`~sklearn.utils.check_random_state`, also accepting a numpy Generator."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    return check_random_state(random_state)
-
-
-def _as_frames(data, target, feature_names, target_names):
-    import pandas as pd
-
-    X = pd.DataFrame(data, columns=list(feature_names))
-    Y = pd.DataFrame(target, columns=list(target_names))
-    return X, Y, pd.concat([X, Y], axis=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# make_multilabel_digits
-# ---------------------------------------------------------------------------------------------
 
 
 def _source_pool(subset: str) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -242,6 +68,16 @@ Samples: {n_samples}; label sets: {n_sets}; subset: {subset}.
 """
 
 
+@validate_params(
+    {
+        **LABEL_SET_CONSTRAINTS,
+        "subset": [StrOptions({"train", "test", "all"})],
+        "image_shape": [StrOptions({"flat", "2d"})],
+        "return_X_y": ["boolean"],
+        "as_frame": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_multilabel_digits(
     n_per_singleton: int = 100,
     n_per_set: int | Mapping[int, int] = 20,
@@ -305,7 +141,7 @@ def make_multilabel_digits(
     as_frame : bool, default=False
         Return ``data`` and ``target`` as pandas DataFrames (requires ``image_shape='flat'``);
         the Bunch then also has ``frame``.
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance, numpy Generator or None, default=None
         Seed for the choice of source images, corners and shuffling.
 
     Returns
@@ -341,13 +177,9 @@ def make_multilabel_digits(
     >>> X.shape, Y.shape
     ((90, 1, 16, 16), (90, 10))
     """
-    if subset not in ("train", "test", "all"):
-        raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}.")
-    if image_shape not in ("flat", "2d"):
-        raise ValueError(f"image_shape must be 'flat' or '2d', got {image_shape!r}.")
     if as_frame and image_shape != "flat":
-        raise ValueError("as_frame=True requires image_shape='flat'.")
-    plan = _plan_label_sets(
+        raise ValueError("as_frame=True requires image_shape='flat'; pass image_shape='flat'.")
+    plan = plan_label_sets(
         n_classes=_N_CLASSES,
         max_multiplicity=max_multiplicity,
         max_allowed_multiplicity=len(_CORNERS),
@@ -357,7 +189,7 @@ def make_multilabel_digits(
         n_sets_per_multiplicity=n_sets_per_multiplicity,
         imbalance=imbalance,
     )
-    rng = _check_rng(random_state)
+    rng = check_rng(random_state)
     images, _, pools = _source_pool(subset)
     width = max(len(s) for s, _ in plan)
 
@@ -397,7 +229,7 @@ def make_multilabel_digits(
     target_names = [str(k) for k in range(_N_CLASSES)]
     frame = None
     if as_frame:
-        data, target, frame = _as_frames(flat, target, feature_names, target_names)
+        data, target, frame = as_frames(flat, target, feature_names, target_names)
     if return_X_y:
         return data, target
     counts_text = ", ".join(

@@ -1,268 +1,102 @@
-"""Reader for MULAN multi-label datasets (an ARFF file plus an XML label file).
+"""Read MULAN multi-label datasets: an ARFF file (parsed by liac-arff) and its XML label file.
 
-A small self-contained ARFF parser: dense rows and sparse rows (``{index value, ...}``),
-``numeric``/``real``/``integer`` and nominal attributes, ``%`` comments, quoted names and values,
-``?`` for missing feature values; instance weights (a trailing ``,{w}``) are ignored.
-``string``, ``date`` and ``relational`` attributes are not supported. See
-http://mulan.sourceforge.net/format.html for the format.
+The ARFF file is read by ``liac-arff`` (the parser scikit-learn uses for ``fetch_openml``):
+dense and sparse rows, numeric, nominal and string attributes, quoted names and values, ``%``
+comments and ``?`` for missing values. What is MULAN-specific lives here: the XML file that
+names the label attributes, the labels' positions among the attributes, and finding the XML
+file of a ``-train``/``-test`` split. See http://mulan.sourceforge.net/format.html.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import arff
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from ._frames import as_frames
 
 __all__ = ["load_mulan"]
 
-_NUMERIC_TYPES = {"numeric", "real", "integer"}
-_UNSUPPORTED_TYPES = {"string", "date", "relational"}
 _SPLIT_SUFFIXES = ("-train", "-test", "_train", "_test", ".train", ".test")
+# A trailing ARFF instance weight, ``,{0.5}``, which liac-arff does not read.
+_WEIGHT = re.compile(r",\s*\{\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*\}\s*$")
 
 
-class _ArffError(ValueError):
-    pass
-
-
-def _fail(path: Path, lineno: int, message: str) -> _ArffError:
-    return _ArffError(f"{path}:{lineno}: {message}")
-
-
-def _unquote(token: str) -> str:
-    token = token.strip()
-    if len(token) >= 2 and token[0] == token[-1] and token[0] in "'\"":
-        body = token[1:-1]
-        out = []
-        i = 0
-        while i < len(body):
-            ch = body[i]
-            if ch == "\\" and i + 1 < len(body):
-                nxt = body[i + 1]
-                out.append({"n": "\n", "t": "\t", "r": "\r"}.get(nxt, nxt))
-                i += 2
-                continue
-            out.append(ch)
-            i += 1
-        return "".join(out)
-    return token
-
-
-def _split(text: str, sep: str = ",") -> list[str]:
-    """Split on ``sep`` outside quotes; tokens are stripped and unquoted."""
-    if "'" not in text and '"' not in text:
-        return [t.strip() for t in text.split(sep)]
-    tokens: list[str] = []
-    current: list[str] = []
-    quote = ""
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            current.append(ch)
-            if ch == "\\" and i + 1 < len(text):
-                current.append(text[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-            current.append(ch)
-        elif ch == sep:
-            tokens.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    if quote:
-        raise ValueError("unterminated quote")
-    tokens.append("".join(current))
-    return [_unquote(t) for t in tokens]
-
-
-def _is_weight(text: str) -> bool:
-    """Whether ``text`` is an ARFF instance weight ``{number}``."""
-    if not (text.startswith("{") and text.endswith("}")):
-        return False
+def _read_lines(path: Path) -> list[str]:
     try:
-        float(text[1:-1])
-    except ValueError:
-        return False
-    return True
-
-
-def _parse_attribute(rest: str, path: Path, lineno: int) -> tuple[str, str, list[str] | None]:
-    """Parse what follows ``@attribute``: returns ``(name, kind, nominal_values)``."""
-    rest = rest.strip()
-    if not rest:
-        raise _fail(path, lineno, "@attribute without a name")
-    if rest[0] in "'\"":
-        q = rest[0]
-        i = 1
-        while i < len(rest) and rest[i] != q:
-            i += 2 if rest[i] == "\\" else 1
-        if i >= len(rest):
-            raise _fail(path, lineno, "unterminated quoted attribute name")
-        name, spec = _unquote(rest[: i + 1]), rest[i + 1 :].strip()
-    else:
-        parts = rest.split(None, 1)
-        name, spec = parts[0], (parts[1].strip() if len(parts) > 1 else "")
-    if not spec:
-        raise _fail(path, lineno, f"attribute {name!r} has no type")
-    if spec.startswith("{"):
-        if not spec.endswith("}"):
-            raise _fail(path, lineno, f"nominal attribute {name!r}: missing closing '}}'")
-        try:
-            values = _split(spec[1:-1])
-        except ValueError as exc:
-            raise _fail(path, lineno, f"nominal attribute {name!r}: {exc}") from None
-        if not values or any(v == "" for v in values):
-            raise _fail(path, lineno, f"nominal attribute {name!r} has an empty value")
-        return name, "nominal", values
-    kind = spec.split()[0].lower()
-    if kind in _NUMERIC_TYPES:
-        return name, "numeric", None
-    if kind in _UNSUPPORTED_TYPES:
-        raise _fail(path, lineno, f"attribute {name!r}: type {kind!r} is not supported")
-    raise _fail(path, lineno, f"attribute {name!r}: unknown type {spec!r}")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return path.read_text(encoding="latin-1")
+        text = path.read_text(encoding="latin-1")
+    # Instance weights are dropped in place, so liac-arff's line numbers stay the file's.
+    return [
+        line if line.lstrip().startswith("@") else _WEIGHT.sub("", line)
+        for line in text.splitlines()
+    ]
 
 
-def _parse_arff(path: Path):
-    """Return ``(names, kinds, nominal_values, csr_matrix)`` of an ARFF file.
+def _decode(path: Path) -> dict[str, Any]:
+    """liac-arff's decoding of ``path``: rows as dicts (sparse files) or lists (dense files).
 
-    Nominal values are stored as their index in the declared value list; ``?`` is NaN.
+    Sparse files are read as a list of dicts, holding only the non-zero entries (a dense
+    list would hold every zero of a wide sparse file). The dict reader refuses dense rows,
+    so a dense file is read again by the list reader, which takes dense and sparse rows.
+    Nominal values are encoded by their index in the declaration.
     """
-    names: list[str] = []
-    kinds: list[str] = []
-    nominal: list[dict[str, int] | None] = []
-    lines = _read_text(path).splitlines()
-    data_start = 0  # 1-based line number of @data
-    for lineno, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("%"):
-            continue
-        low = line.lower()
-        if low.startswith("@relation"):
-            continue
-        if low.startswith("@attribute"):
-            name, kind, values = _parse_attribute(line[len("@attribute") :], path, lineno)
-            if name in names:
-                raise _fail(path, lineno, f"duplicate attribute name {name!r}")
-            names.append(name)
-            kinds.append(kind)
-            nominal.append(None if values is None else {v: i for i, v in enumerate(values)})
-            continue
-        if low.startswith("@data"):
-            data_start = lineno
-            break
-        raise _fail(path, lineno, f"unexpected header line {line[:60]!r}")
-    if not data_start:
-        raise _fail(path, len(lines), "no @data section")
-    if not names:
-        raise _fail(path, data_start, "no @attribute declarations")
-
-    n_attr = len(names)
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    n_rows = 0
-
-    def convert(j: int, token: str, lineno: int) -> float:
-        if token == "?":
-            return np.nan
-        mapping = nominal[j]
-        if mapping is None:
-            try:
-                return float(token)
-            except ValueError:
-                raise _fail(
-                    path, lineno, f"attribute {names[j]!r}: {token!r} is not a number"
-                ) from None
+    lines = _read_lines(path)
+    try:
         try:
-            return float(mapping[token])
-        except KeyError:
-            raise _fail(
-                path,
-                lineno,
-                f"attribute {names[j]!r}: {token!r} is not one of {list(mapping)}",
-            ) from None
+            return arff.load(iter(lines), encode_nominal=True, return_type=arff.LOD)
+        except arff.BadLayout:
+            return arff.load(iter(lines), encode_nominal=True, return_type=arff.DENSE)
+    except arff.ArffException as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
-    for lineno in range(data_start + 1, len(lines) + 1):
-        line = lines[lineno - 1].strip()
-        if not line or line.startswith("%"):
-            continue
-        if line.startswith("@"):
-            raise _fail(path, lineno, f"unexpected {line.split()[0]!r} inside @data")
-        if line.startswith("{"):
-            end = line.find("}")
-            if end < 0:
-                raise _fail(path, lineno, "sparse row without closing '}'")
-            body = line[1:end].strip()
-            tail = line[end + 1 :].strip()
-            if tail and not (tail.startswith(",") and _is_weight(tail[1:].strip())):
-                raise _fail(path, lineno, f"unexpected text after sparse row: {tail[:40]!r}")
-            seen: set[int] = set()
-            try:
-                entries = _split(body) if body else []
-            except ValueError as exc:
-                raise _fail(path, lineno, str(exc)) from None
-            for entry in entries:
-                parts = entry.split(None, 1)
-                if len(parts) != 2:
-                    raise _fail(path, lineno, f"sparse entry {entry!r} is not 'index value'")
-                try:
-                    j = int(parts[0])
-                except ValueError:
-                    raise _fail(
-                        path, lineno, f"sparse index {parts[0]!r} is not an integer"
-                    ) from None
-                if not 0 <= j < n_attr:
-                    raise _fail(path, lineno, f"sparse index {j} outside [0, {n_attr - 1}]")
-                if j in seen:
-                    raise _fail(path, lineno, f"sparse index {j} given twice")
-                seen.add(j)
-                value = convert(j, _unquote(parts[1]), lineno)
-                if value != 0:
-                    rows.append(n_rows)
-                    cols.append(j)
-                    vals.append(value)
-        else:
-            head, sep, weight = line.rpartition(",")
-            if sep and _is_weight(weight.strip()):
-                line = head
-            try:
-                tokens = _split(line)
-            except ValueError as exc:
-                raise _fail(path, lineno, str(exc)) from None
-            if len(tokens) != n_attr:
-                raise _fail(
-                    path, lineno, f"row has {len(tokens)} values, expected {n_attr} attributes"
-                )
-            for j, token in enumerate(tokens):
-                value = convert(j, token, lineno)
-                if value != 0:
-                    rows.append(n_rows)
-                    cols.append(j)
-                    vals.append(value)
-        n_rows += 1
 
+def _entries(rows: list[Any]) -> Iterator[tuple[int, int, Any]]:
+    """``(row, column, value)`` of every stored value (all of them for dense rows)."""
+    for i, row in enumerate(rows):
+        for j, value in row.items() if isinstance(row, dict) else enumerate(row):
+            yield i, j, value
+
+
+def _columns(decoded: dict[str, Any]) -> tuple[sp.csr_matrix, dict[int, np.ndarray]]:
+    """Numeric and nominal attributes as one float64 CSR matrix; string attributes apart.
+
+    Missing values are NaN. String attributes are zero in the matrix and returned as object
+    arrays ``{column: values}`` (``None`` where missing).
+    """
+    attributes, rows = decoded["attributes"], decoded["data"]
+    n_rows, n_cols = len(rows), len(attributes)
+    strings = {
+        j: np.full(n_rows, "", dtype=object)
+        for j, (_, kind) in enumerate(attributes)
+        if kind == "STRING"
+    }
+    r, c, v = [], [], []
+    for i, j, value in _entries(rows):
+        if j in strings:
+            strings[j][i] = value
+        elif value is None or value != 0:
+            r.append(i)
+            c.append(j)
+            v.append(np.nan if value is None else value)
     matrix = sp.csr_matrix(
-        (np.asarray(vals, dtype=np.float64), (np.asarray(rows), np.asarray(cols))),
-        shape=(n_rows, n_attr),
+        (
+            np.asarray(v, dtype=np.float64),
+            (np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64)),
+        ),
+        shape=(n_rows, n_cols),
     )
-    values_lists = [None if m is None else list(m) for m in nominal]
-    return names, kinds, values_lists, matrix
+    return matrix, strings
 
 
 def _read_label_names(xml: Path) -> list[str]:
@@ -295,6 +129,49 @@ def _default_xml(path: Path) -> Path:
     raise FileNotFoundError(f"No MULAN XML label file found for {path} (tried {tried}).")
 
 
+def _target(
+    matrix: sp.csr_matrix, attributes: list[tuple[str, Any]], label_cols: list[int], path: Path
+) -> np.ndarray:
+    """The 0/1 int64 label matrix; nominal labels are decoded through their declared values."""
+    raw = matrix[:, label_cols].toarray()
+    target = np.empty(raw.shape, dtype=np.int64)
+    for t, j in enumerate(label_cols):
+        name, kind = attributes[j]
+        column = raw[:, t]
+        if np.isnan(column).any():
+            raise ValueError(f"{path}: label attribute {name!r} has missing values ('?')")
+        if kind == "STRING":
+            raise ValueError(
+                f"{path}: label attribute {name!r} is a string attribute; declare it nominal "
+                "{0,1} or numeric."
+            )
+        if isinstance(kind, list):  # nominal: the column holds indices into the declaration
+            try:
+                mapped = np.array([float(value) for value in kind])
+            except ValueError:
+                mapped = np.array([np.nan])
+            if not np.isin(mapped, (0.0, 1.0)).all():
+                raise ValueError(
+                    f"{path}: label attribute {name!r} must have values {{0,1}}, got {kind}"
+                )
+            column = mapped[column.astype(np.int64)]
+        elif not np.isin(column, (0.0, 1.0)).all():
+            raise ValueError(f"{path}: label attribute {name!r} has values other than 0/1")
+        target[:, t] = column.astype(np.int64)
+    return target
+
+
+@validate_params(
+    {
+        "path": [str, os.PathLike],
+        "xml": [str, os.PathLike, None],
+        "return_X_y": ["boolean"],
+        "as_frame": ["boolean"],
+        "sparse": ["boolean"],
+        "label_order": [StrOptions({"arff", "xml"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_mulan(
     path: str | os.PathLike,
     xml: str | os.PathLike | None = None,
@@ -310,7 +187,9 @@ def load_mulan(
     not be the last columns. Label attributes must be nominal (or numeric) with values 0/1.
     Nominal feature attributes are encoded by the index of their value in the declaration;
     missing feature values (``?``) become NaN. In sparse ARFF rows an omitted value is 0 (the
-    first declared value for a nominal attribute), as in the ARFF specification.
+    first declared value for a nominal attribute), as in the ARFF specification. String
+    feature attributes are kept as strings, so they need ``as_frame=True``. The ARFF file is
+    parsed by ``liac-arff``; instance weights (a trailing ``,{w}``) are ignored.
 
     Parameters
     ----------
@@ -345,7 +224,8 @@ def load_mulan(
     FileNotFoundError
         If the ARFF file or the XML label file does not exist.
     ValueError
-        On malformed input; the message names the file and line.
+        On malformed input (the message names the file, and the line for ARFF errors), or
+        string feature attributes without ``as_frame=True``.
 
     Examples
     --------
@@ -371,10 +251,10 @@ def load_mulan(
     >>> toy.feature_names, toy.target_names
     (['mean energy', 'tempo'], ['rock', 'jazz'])
     """
-    if label_order not in ("arff", "xml"):
-        raise ValueError(f"label_order must be 'arff' or 'xml', got {label_order!r}.")
     if as_frame and sparse:
-        raise ValueError("as_frame=True cannot be combined with sparse=True.")
+        raise ValueError(
+            "as_frame=True cannot be combined with sparse=True; pass one of them only."
+        )
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ARFF file not found: {path}")
@@ -383,8 +263,10 @@ def load_mulan(
         raise FileNotFoundError(f"XML label file not found: {xml_path}")
 
     label_names = _read_label_names(xml_path)
-    names, kinds, values, matrix = _parse_arff(path)
-    index = {name: j for j, name in enumerate(names)}
+    decoded = _decode(path)
+    attributes = decoded["attributes"]
+    matrix, strings = _columns(decoded)
+    index = {name: j for j, (name, _) in enumerate(attributes)}
     missing = [name for name in label_names if name not in index]
     if missing:
         raise ValueError(f"{xml_path}: labels {missing} are not attributes of {path}")
@@ -392,40 +274,24 @@ def load_mulan(
     if label_order == "arff":
         label_cols.sort()
     label_set = set(label_cols)
-    feature_cols = [j for j in range(len(names)) if j not in label_set]
+    feature_cols = [j for j in range(len(attributes)) if j not in label_set]
+    feature_names = [attributes[j][0] for j in feature_cols]
+    target_names = [attributes[j][0] for j in label_cols]
+    target = _target(matrix, attributes, label_cols, path)
 
-    raw = matrix[:, label_cols].toarray()
-    target = np.empty(raw.shape, dtype=np.int64)
-    for t, j in enumerate(label_cols):
-        column = raw[:, t]
-        if np.isnan(column).any():
-            raise ValueError(f"{path}: label attribute {names[j]!r} has missing values ('?')")
-        if kinds[j] == "nominal":
-            try:
-                mapped = np.array([float(v) for v in values[j]])
-            except ValueError:
-                mapped = np.array([np.nan])
-            if not np.isin(mapped, (0.0, 1.0)).all():
-                raise ValueError(
-                    f"{path}: label attribute {names[j]!r} must have values {{0,1}}, "
-                    f"got {values[j]}"
-                )
-            column = mapped[column.astype(np.int64)]
-        elif not np.isin(column, (0.0, 1.0)).all():
-            raise ValueError(f"{path}: label attribute {names[j]!r} has values other than 0/1")
-        target[:, t] = column.astype(np.int64)
-
+    string_features = [attributes[j][0] for j in feature_cols if j in strings]
+    if string_features and not as_frame:
+        raise ValueError(
+            f"{path}: string attributes {string_features} cannot be stored in a float array; "
+            "pass as_frame=True to get them as DataFrame columns."
+        )
     data = matrix[:, feature_cols]
     data = data.tocsr() if sparse else data.toarray()
-    feature_names = [names[j] for j in feature_cols]
-    target_names = [names[j] for j in label_cols]
     frame = None
     if as_frame:
-        import pandas as pd
-
-        data = pd.DataFrame(data, columns=feature_names)
-        target = pd.DataFrame(target, columns=target_names)
-        frame = pd.concat([data, target], axis=1)
+        columns = {name: data[:, k] for k, name in enumerate(feature_names)}
+        columns.update({attributes[j][0]: strings[j] for j in feature_cols if j in strings})
+        data, target, frame = as_frames(columns, target, feature_names, target_names)
     if return_X_y:
         return data, target
     descr = (

@@ -1,0 +1,130 @@
+"""Checks of the built HTML site: readable offline, and nothing but user documentation.
+
+Run by Sphinx when the HTML build has finished (``build-finished``). Every problem is a
+Sphinx warning, which ``-W`` turns into a failed build:
+
+- **offline**: no page loads a script, style sheet or font from another host (a CDN), and
+  the MathJax files the pages load are part of the site (``_static/mathjax``);
+- **internal notes**: the visible text of no page mentions how the project's own
+  development is arranged (its machines, tools and sessions) or cites a commit hash;
+- **code that fits its box**: no line of a code block on a hand-written page is longer than
+  :data:`CODE_WIDTH` characters (the gallery's sources are held to the same width by
+  ``examples/ruff.toml``; the API pages by the docstrings' own line length).
+
+The same functions are used by ``tests/test_docs_build.py`` on an already built site.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+# <script src=...>, <link href=...> (style sheets, fonts, preloads) and CSS url(...) that
+# point to another host: absolute http(s) or protocol-relative URLs.
+_REMOTE_ASSET = re.compile(
+    r"""<script\b[^>]*\bsrc\s*=\s*["']?(?P<a>(?:https?:)?//[^"' >]+)"""
+    r"""|<link\b[^>]*\bhref\s*=\s*["']?(?P<b>(?:https?:)?//[^"' >]+)"""
+    r"""|\burl\(\s*["']?(?P<c>(?:https?:)?//[^"')]+)""",
+    re.IGNORECASE,
+)
+# Hosts that serve scripts, styles or fonts, wherever they appear in a page.
+_CDN_HOSTS = re.compile(
+    r"cdn\.jsdelivr\.net|cdnjs\.cloudflare\.com|unpkg\.com|fonts\.googleapis\.com"
+    r"|fonts\.gstatic\.com|polyfill\.io|mathjax\.org",
+    re.IGNORECASE,
+)
+
+# Phrases about the development process that have no place in user documentation. They are
+# matched against the visible text of each page, case-insensitively, as whole words.
+FORBIDDEN_PHRASES = {
+    "development machine": r"development machines?",
+    "lent": r"\blent\b",
+    "session": r"\bsessions?\b",
+    "carried wheel / carry=": r"\bcarr(?:y|ied)\s*(?:=|wheels?)",
+    ".git/info": r"\.git/info",
+    "device tool": r"device[ -](?:tool|machine)",
+    "handing back": r"hand(?:ing|ed)? (?:a |the )?machine back|give_back",
+    "no GPU was available": r"no GPU was (?:lent|available)",
+}
+# A commit hash: 7 to 40 hex digits with at least one letter and one digit, as a word.
+_COMMIT_HASH = re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\b")
+
+# Characters of code that the theme's code boxes show without a horizontal scrollbar.
+CODE_WIDTH = 88
+
+_INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_text(page: str) -> str:
+    """The text of an HTML page as a reader sees it: no tags, scripts or styles."""
+    return html.unescape(_TAG.sub(" ", _INVISIBLE.sub(" ", page)))
+
+
+def remote_assets(page: str) -> list[str]:
+    """URLs of scripts, style sheets and fonts that a page loads from another host."""
+    found = [m.group("a") or m.group("b") or m.group("c") for m in _REMOTE_ASSET.finditer(page)]
+    # Plain links to other sites (<a href>) are fine; a CDN host anywhere else is not.
+    for line in page.splitlines():
+        if _CDN_HOSTS.search(line) and "<a " not in line and not any(u in line for u in found):
+            found.append(line.strip()[:120])
+    return found
+
+
+def internal_notes(page: str) -> list[str]:
+    """The forbidden phrases and commit hashes in the visible text of a page, in context."""
+    text = visible_text(page)
+    matches = [m for p in FORBIDDEN_PHRASES.values() for m in re.finditer(p, text, re.I)]
+    matches += list(_COMMIT_HASH.finditer(text))
+    return [" ".join(text[max(m.start() - 40, 0) : m.end() + 40].split()) for m in matches]
+
+
+def site_problems(outdir: str | Path) -> list[str]:
+    """Every problem of the built site in ``outdir``, one line each."""
+    outdir = Path(outdir)
+    problems = []
+    if not (outdir / "_static" / "mathjax" / "tex-chtml.js").is_file():
+        problems.append("_static/mathjax/tex-chtml.js is missing: MathJax is not bundled")
+    for path in sorted(outdir.rglob("*.html")):
+        page = path.read_text(encoding="utf-8", errors="replace")
+        rel = path.relative_to(outdir)
+        for url in remote_assets(page):
+            problems.append(f"{rel}: loads {url} from another host; serve it from _static")
+        for context in internal_notes(page):
+            problems.append(f"{rel}: internal note or commit hash in the text: ...{context}...")
+    return problems
+
+
+def _check_code_width(app, doctree, docname: str) -> None:
+    if docname.startswith(("generated/", "auto_examples/")):
+        return  # checked at their sources (docstrings, examples/ruff.toml)
+    for block in doctree.findall(nodes.literal_block):
+        for line in block.astext().splitlines():
+            if len(line) > CODE_WIDTH:
+                logger.warning(
+                    "code line of %d characters (at most %d fit the box): %s",
+                    len(line),
+                    CODE_WIDTH,
+                    line[:60],
+                    location=block,
+                )
+
+
+def _check(app, exc) -> None:
+    if exc is not None or app.builder.format != "html":
+        return
+    for problem in site_problems(app.outdir):
+        logger.warning("site check: %s", problem)
+
+
+def setup(app):
+    # After the default priority (500), so that the MathJax files have been copied.
+    app.connect("build-finished", _check, priority=900)
+    app.connect("doctree-resolved", _check_code_width)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,51 @@
+"""Loading saved models: :func:`load_model` rebuilds a fitted MLabNCClassifier from a file."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from sklearn.utils._param_validation import validate_params
+
+from ._classifier import MLabNCClassifier
+from ._persistence import read_model
+
+
+@validate_params(
+    {"path": [str, os.PathLike], "device": [None, str, torch.device]},
+    prefer_skip_nested_validation=True,
+)
+def load_model(path, *, device=None) -> MLabNCClassifier:
+    """Load a model written by :meth:`MLabNCClassifier.save` (no pickle, no code execution).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :meth:`MLabNCClassifier.save`.
+    device : str or torch.device, default=None
+        Where to put the network; defaults to the saved ``device`` parameter when it is
+        available here, else the CPU (a model trained on a GPU loads on a CPU-only machine).
+
+    Returns
+    -------
+    MLabNCClassifier
+        The fitted estimator.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from sklearn_mlabnc import MLabNCClassifier, load_model
+    >>> X = np.random.default_rng(0).normal(size=(40, 3))
+    >>> clf = MLabNCClassifier(hidden_layer_sizes=(8,), max_epochs=2).fit(X, X[:, 0] > 0)
+    >>> load_model(clf.save(tempfile.mkdtemp() + "/m.safetensors")).classes_
+    array([False,  True])
+    """
+    documents, tensors = read_model(path)
+    if not {"params", "fitted"} <= set(documents):
+        raise ValueError(f"{path} has damaged metadata: 'params' or 'fitted' is missing.")
+    try:
+        return MLabNCClassifier._from_fitted_state(documents, tensors, device)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path} has damaged metadata: {exc!r} is missing or wrong.") from exc
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
