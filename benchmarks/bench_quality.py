@@ -10,7 +10,8 @@ Datasets (features standardised by a StandardScaler fitted on the training split
 Sections (every number is a mean +- std over the model seeds; data are fixed):
 
 1. ``rules``: MLabNCClassifier with the *current* defaults, ``loss`` in {'pal',
-   'pal_normalized'} x ``decision`` in {'threshold', 'cardinality', 'prototype'}, plus
+   'pal_normalized'} x ``decision`` in {'threshold', 'per_label', 'cardinality', 'prototype',
+   'auto'}, plus
    ``loss='bce'`` (sigmoid >= 0.5). Each rule is a separate fit with the same
    ``random_state``; training does not depend on ``decision``, so the network is identical
    (checked: ``max_dproba`` is the largest difference of ``predict_proba`` between the rule
@@ -59,9 +60,11 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sklearn_mlabnc import MLabNCClassifier
+from sklearn_mlabnc._batching import TensorBatches
+from sklearn_mlabnc._targets import training_targets
 from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
-RULES = ("threshold", "cardinality", "prototype")
+RULES = ("threshold", "per_label", "cardinality", "prototype", "auto")
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "hamming", "lrap")
 # The shared MULAN splits, beside the checkout (../shared/data/mulan).
 DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mulan")
@@ -95,7 +98,7 @@ GRID = {
     "es": dict(early_stopping=True, max_epochs=200),
     "w512_es": dict(hidden_layer_sizes=(512, 512), early_stopping=True, max_epochs=200),
     "w512_wd1e-4_fd1e-4": dict(
-        hidden_layer_sizes=(512, 512), weight_decay=1e-4, feature_decay=1e-4
+        hidden_layer_sizes=(512, 512), weight_decay=1e-4, feature_decay=0.0128
     ),
 }
 
@@ -171,13 +174,18 @@ def timed_fit(est, X, Y):
 def switch_rule(clf, X, Y, rule):
     """Re-run the decision-rule fit of a fitted classifier for another rule (no retraining).
 
-    Mirrors the end of ``MLabNCClassifier._fit``: the same training split (without the
-    early-stopping hold-out) and the same targets.
+    Mirrors the end of ``MLabNCClassifier._fit`` (no early-stopping hold-out here): the same
+    training targets, and all rows for the fold models of ``"auto"`` / ``"per_label"``.
     """
     clf.set_params(decision=rule)
+    X = np.asarray(X, dtype=np.float64)
     indicator = clf._encoder.transform(Y)
-    train, _ = clf._datasets(np.asarray(X, dtype=np.float64), clf._output_targets(indicator))
-    clf._fit_decision(train, indicator)
+    pal = clf.loss != "bce"
+    X_train, targets = training_targets(
+        X, indicator, pal, clf.empty_label_sets, clf.has_background_
+    )
+    train = TensorBatches(X_train, targets, clf.net_.device)
+    clf._fit_decision(train, X, indicator, True)
     return clf
 
 

@@ -5,12 +5,19 @@ the same loss (PAL), optimizer (SGD, momentum 0.9, weight decay 5e-4), batch siz
 one process, interleaved over ``--repeats`` rounds; the best round of each is reported and
 every figure is also given as a ratio to the hand-written loop.
 
-- ``hand-written``: data resident on the device, batches sliced from a random permutation.
+- ``hand-written``: data resident on the device, batches sliced from a random permutation;
+  in float32 (the baseline every ratio refers to) and with the forward pass under bfloat16
+  autocast (``hand-written loop bf16``, the loss computed in float32 as the library does).
 - ``MLabNCClassifier``: ``fit`` end to end (validation, net construction, training, and the
-  decision rule's pass over the training data). On a GPU also with ``precision="bfloat16"``;
-  with ``--compile`` also with ``compile=True`` (its first fit, which compiles, is the
-  warm-up); with ``--large-batch B`` also at batch size ``B`` (a different optimisation
-  trajectory: a throughput figure only).
+  decision rule's pass over the training data) with ``decision="cardinality"``: this
+  benchmark measures training throughput; ``decision="auto"`` adds short out-of-fold
+  models to choose the rule (about 0.5x a fit, see ``bench_peers.py --fit-time``). Timed
+  with ``precision="float32"`` and with the default ``precision="auto"`` (the row names
+  what it resolved to: bfloat16 on CPUs with AMX or AVX-512 BF16 and on GPUs of compute
+  capability >= 8.0). With ``--compile`` also with ``compile=True`` (its first fit, which
+  compiles, is the warm-up); with ``--large-batch B`` also at batch size ``B`` (a
+  different optimisation trajectory: a throughput figure only); both of these at the
+  default precision.
 - ``skorch default``: ``skorch.NeuralNet`` with its default ``Dataset``/``DataLoader``.
 - ``sklearn MLPClassifier``: scikit-learn's own MLP (one-vs-all BCE, CPU only, no batch norm).
 
@@ -36,6 +43,7 @@ import torch
 from torch import nn
 
 from sklearn_mlabnc import MLabNCClassifier, PickAllLabelLoss
+from sklearn_mlabnc._precision import resolve_precision
 from sklearn_mlabnc.backbones import MLP
 
 
@@ -72,7 +80,7 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def hand_written(X, Y, args, device):
+def hand_written(X, Y, args, device, autocast_dtype=None):
     torch.manual_seed(0)
     net = Network(X.shape[1], args.hidden, Y.shape[1]).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
@@ -84,8 +92,12 @@ def hand_written(X, Y, args, device):
         order = torch.randperm(len(Xd), device=device)
         for i in range(0, len(Xd), args.batch_size):
             idx = order[i : i + args.batch_size]
-            logits, _ = net(Xd[idx])
-            loss = loss_fn(logits, Yd[idx])
+            if autocast_dtype is None:
+                logits, _ = net(Xd[idx])
+            else:
+                with torch.autocast(device_type=device.type, dtype=autocast_dtype):
+                    logits, _ = net(Xd[idx])
+            loss = loss_fn(logits.float(), Yd[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -93,10 +105,11 @@ def hand_written(X, Y, args, device):
     return time.perf_counter() - start
 
 
-def library(X, Y, args, device, precision="float32", compile=False, batch_size=None):
+def library(X, Y, args, device, precision="auto", compile=False, batch_size=None):
     clf = MLabNCClassifier(
         hidden_layer_sizes=args.hidden,
         dropout=0.0,  # the same network as the other contenders
+        decision="cardinality",  # training throughput only: no out-of-fold rule selection
         optimizer="sgd",
         lr=args.lr,
         momentum=0.9,
@@ -196,13 +209,14 @@ def main(argv=None):
     device = torch.device(args.device)
     X, Y = make_data(args.n_samples, args.n_features, args.n_labels)
 
+    auto = resolve_precision("auto", device)
     contenders = {
         "hand-written loop": lambda: hand_written(X, Y, args, device),
-        "MLabNCClassifier": lambda: library(X, Y, args, device),
+        "hand-written loop bf16": lambda: hand_written(X, Y, args, device, torch.bfloat16),
+        "MLabNCClassifier float32": lambda: library(X, Y, args, device, "float32"),
+        f"MLabNCClassifier auto ({auto})": lambda: library(X, Y, args, device),
         "skorch default": lambda: skorch_default(X, Y, args, device),
     }
-    if device.type == "cuda":
-        contenders["MLabNCClassifier bf16"] = lambda: library(X, Y, args, device, "bfloat16")
     if args.compile:
         contenders["MLabNCClassifier compile"] = lambda: library(X, Y, args, device, compile=True)
     if args.large_batch:
@@ -212,7 +226,8 @@ def main(argv=None):
     if device.type == "cpu" and not args.skip_sklearn:
         contenders["sklearn MLPClassifier"] = lambda: sklearn_mlp(X, Y, args, device)
     warm_up = argparse.Namespace(**{**vars(args), "epochs": 1})
-    library(X[:2048], Y[:2048], warm_up, device)
+    for precision in ("float32", "auto"):
+        library(X[:2048], Y[:2048], warm_up, device, precision)
     compile_cost = None
     if args.compile:  # compilation happens once per process; leave it out of the rounds
         first = library(X, Y, warm_up, device, compile=True)
@@ -224,7 +239,7 @@ def main(argv=None):
         for name, run in contenders.items():
             times[name].append(run())
     best = {name: min(t) for name, t in times.items()}
-    base = best["hand-written loop"]
+    base, base_bf16 = best["hand-written loop"], best["hand-written loop bf16"]
     samples = args.n_samples * args.epochs
     device_name = (
         torch.cuda.get_device_name(device)
@@ -237,8 +252,11 @@ def main(argv=None):
         f"device {device} ({device_name}), torch threads {torch.get_num_threads()}, "
         f"best of {args.repeats}\n"
     )
-    print("| contender | samples/s | s/epoch | µs/step | throughput vs hand-written |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| contender | samples/s | s/epoch | µs/step | vs hand-written float32 "
+        "| vs hand-written bf16 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     rows = []
     for name, seconds in best.items():
         batch = args.large_batch if name.endswith(f"batch {args.large_batch}") else args.batch_size
@@ -251,13 +269,19 @@ def main(argv=None):
                 "seconds_per_epoch": seconds / args.epochs,
                 "us_per_step": 1e6 * seconds / steps,
                 "ratio": base / seconds,
+                "ratio_bf16_loop": base_bf16 / seconds,
                 "all_seconds": times[name],
             }
         )
         print(
             f"| {name} | {samples / seconds:,.0f} | {seconds / args.epochs:.3f} | "
-            f"{1e6 * seconds / steps:,.0f} | {base / seconds:.2f}x |"
+            f"{1e6 * seconds / steps:,.0f} | {base / seconds:.2f}x | {base_bf16 / seconds:.2f}x |"
         )
+    default = best[f"MLabNCClassifier auto ({auto})"]
+    print(
+        f"\nheadline: default fit (precision='auto' -> {auto}) runs at "
+        f"{base / default:.2f}x the float32 hand-written loop"
+    )
     if compile_cost:
         print(
             f"\ncompile=True, one epoch: first fit {compile_cost['first_fit_s']:.2f} s "

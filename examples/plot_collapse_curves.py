@@ -30,7 +30,7 @@ common = dict(
     lr=3e-3,
     max_epochs=30,
     collapse_every=3,
-    feature_decay=1e-4,
+    feature_decay=0.0128,
     random_state=0,
 )
 models = {

@@ -48,7 +48,7 @@ clf = MLabNCClassifier(
     feature_dim="n_classes",
     lr=1e-2,
     max_epochs=100,
-    feature_decay=1e-3,
+    feature_decay=0.128,
     random_state=0,
 ).fit(X, Y)
 H = clf.transform(X)

@@ -12,6 +12,7 @@ from ._heads import SimplexETFHead, simplex_etf
 from ._loading import load_model
 from ._losses import OneVsAllLoss, PickAllLabelLoss
 from ._network import MLabNCNetwork
+from ._precision import native_bfloat16
 from .callbacks import CollapseMonitor
 from .collapse import (
     CollapseReport,
@@ -51,6 +52,7 @@ __all__ = [
     "nc2_scorer",
     "nc3_scorer",
     "nc4_scorer",
+    "native_bfloat16",
     "simplex_etf",
     "soft_iou_scorer",
     "tagwise_scorer",

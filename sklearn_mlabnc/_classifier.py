@@ -14,20 +14,22 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._batching import TensorBatches
-from ._decision import NetworkOutputs, TagwisePrototypes, apply_rule, default_rule, fit_rule
+from ._cuts import METRICS
+from ._decision import NetworkOutputs, TagwisePrototypes, apply_rule
 from ._docstrings import DOCS, Substitution
+from ._inference import chunk_size, decision_scores, predict_stream, probabilities
+from ._parallel import STRATEGIES
 from ._persistence import write_model
+from ._precision import PRECISION_OPTIONS, resolve_precision
+from ._selection import fit_decision
 from ._targets import TargetEncoder, needs_background, training_targets
 from ._training import (
     LOSSES,
     OPTIMIZERS,
-    PRECISIONS,
     build_net,
     check_input_magnitude,
     check_params,
@@ -36,11 +38,8 @@ from ._training import (
     params_to_json,
     resolve_device,
     split_datasets,
-    train_epochs,
 )
 
-# Inference batches can be larger than training ones: no activations are kept for backward.
-_PREDICT_BATCH_FACTOR = 4
 _NETWORK = "network."  # tensor-name prefixes in saved files
 _PROTOTYPES = "prototypes."
 # Fitted attributes saved as JSON (key in the file -> attribute); absent ones are saved as
@@ -52,6 +51,8 @@ _SAVED_ATTRIBUTES = {
     "multiplicities": "multiplicities_",
     "decision": "decision_",
     "threshold": "threshold_",
+    "label_thresholds": "label_thresholds_",
+    "decision_scores": "decision_scores_",
     "seed": "_seed",
     "n_iter": "n_iter_",
     "history": "history_",
@@ -59,6 +60,7 @@ _SAVED_ATTRIBUTES = {
 _ARRAYS = {
     "feature_names_in": lambda names: np.asarray(names, dtype=object),
     "multiplicities": np.asarray,
+    "label_thresholds": lambda values: np.asarray(values, dtype=np.float64),
 }
 
 
@@ -127,12 +129,14 @@ class MLabNCClassifier(
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
-        "decision": [StrOptions({"auto", "threshold", "cardinality", "prototype"})],
+        "decision": [StrOptions({"auto", "threshold", "per_label", "cardinality", "prototype"})],
+        "decision_metric": [StrOptions(set(METRICS))],
         "threshold": [None, Interval(numbers.Real, 0, 1, closed="right")],
         "empty_label_sets": [StrOptions({"background", "ignore", "error"})],
         "device": [str, torch.device],
-        "precision": [StrOptions(set(PRECISIONS))],
+        "precision": [StrOptions(PRECISION_OPTIONS)],
         "compile": ["boolean"],
+        "strategy": [StrOptions(set(STRATEGIES))],
         "collapse_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [None, list],
         "warm_start": ["boolean"],
@@ -161,11 +165,13 @@ class MLabNCClassifier(
         validation_fraction=0.1,
         n_iter_no_change=10,
         decision="auto",
+        decision_metric="f1_micro",
         threshold=None,
         empty_label_sets="background",
         device="auto",
-        precision="float32",
+        precision="auto",
         compile=False,
+        strategy="single",
         collapse_every=None,
         callbacks=None,
         warm_start=False,
@@ -190,11 +196,13 @@ class MLabNCClassifier(
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.decision = decision
+        self.decision_metric = decision_metric
         self.threshold = threshold
         self.empty_label_sets = empty_label_sets
         self.device = device
         self.precision = precision
         self.compile = compile
+        self.strategy = strategy
         self.collapse_every = collapse_every
         self.callbacks = callbacks
         self.warm_start = warm_start
@@ -256,9 +264,11 @@ class MLabNCClassifier(
         >>> clf.partial_fit(X, Y).partial_fit(X, Y).n_iter_
         2
         """
-        return self._fit(X, y, epochs=1, incremental=hasattr(self, "net_"), classes=classes)
+        return self._fit(
+            X, y, epochs=1, incremental=hasattr(self, "net_"), classes=classes, select=False
+        )
 
-    def _fit(self, X, y, *, epochs, incremental, classes=None):
+    def _fit(self, X, y, *, epochs, incremental, classes=None, select=True):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -284,60 +294,40 @@ class MLabNCClassifier(
         else:
             indicator = self._encoder.transform(y)
         pal = self._encoder.kind_ == "multilabel" and self.loss != "bce"
+        X_all = X  # every row, for the decision rule's fold models
         X, targets = training_targets(
             X, indicator, pal, self.empty_label_sets, self.has_background_
         )
 
+        strategy = STRATEGIES[self.strategy]()  # one process, or this one among several
         if not incremental:
-            self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-            device = resolve_device(self.device)
-            self.net_ = self._build_net(X, targets.shape[1], device)
+            self._seed = strategy.seed(self.random_state)
+            self.net_ = self._build_net(X, targets.shape[1], strategy.device(self.device))
         params = self.get_params(deep=False)
         train, valid = split_datasets(X, targets, self.net_.device, params, self._seed)
-        train_epochs(self.net_, train, valid, epochs, self._seed)
+        strategy.train(self.net_, train, valid, epochs, self._seed)
 
         self.history_ = self.net_.history.to_list()
         self.n_iter_ = len(self.history_)
-        self._fit_decision(train, indicator)
+        self._fit_decision(train, X_all, indicator, select)
         return self
 
     def _build_net(self, X, n_outputs, device):
         params = self.get_params(deep=False)
+        self.precision_ = resolve_precision(self.precision, device)
         return build_net(params, X, n_outputs, self.n_labels_, device, self._seed)
 
-    def _fit_decision(self, train, indicator):
-        """Fit what the decision rule needs from the training data's outputs."""
-        self.multiplicities_ = np.unique(indicator.sum(axis=1).astype(int))
-        self.decision_ = default_rule(self.loss) if self.decision == "auto" else self.decision
-        for stale in ("threshold_", "_prototypes"):  # from an earlier fit
-            self.__dict__.pop(stale, None)
-        if self._encoder.kind_ != "multilabel":
-            return
-        threshold, prototypes = fit_rule(
-            self.decision_,
-            threshold=self.threshold,
-            independent=self._independent_labels,
-            outputs=lambda: self._forward_dataset(train),
-            Y=train.Y[:, : self.n_labels_],
-            has_background=self.has_background_,
-        )
-        if threshold is not None:
-            self.threshold_ = threshold
-        if prototypes is not None:
-            self._prototypes = prototypes
+    def _fit_decision(self, train, X, indicator, select):
+        """Choose the decision rule (see ``_selection``) and fit what it needs."""
+        for stale in ("threshold_", "label_thresholds_", "decision_scores_", "_prototypes"):
+            self.__dict__.pop(stale, None)  # from an earlier fit
+        multilabel = self._encoder.kind_ == "multilabel"
+        context = (train, self._forward_dataset, self._seed, select, multilabel)
+        self.__dict__.update(fit_decision(self, X, indicator, *context))
 
     # --------------------------------------------------------------- prediction
     def _forward_dataset(self, dataset):
-        batch_size = self.batch_size * _PREDICT_BATCH_FACTOR
-        return forward_batches(self.net_.module_, dataset, batch_size)
-
-    def _forward(self, X):
-        check_is_fitted(self, "net_")
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=(np.float32, np.float64), reset=False
-        )
-        check_input_magnitude(X)
-        return self._forward_dataset(TensorBatches(X, None, self.net_.device))
+        return forward_batches(self.net_.module_, dataset, chunk_size(self.batch_size))
 
     @Substitution(**DOCS)
     def network_outputs(self, X) -> NetworkOutputs:
@@ -361,9 +351,16 @@ class MLabNCClassifier(
         >>> tuple(out.logits.shape), tuple(out.features.shape), out.label_sets.dtype
         ((40, 3), (40, 8), torch.bool)
         """
-        logits, features = self._forward(X)
-        label_sets = self._label_sets(logits, features)
-        return NetworkOutputs(logits[:, : self.n_labels_], features, label_sets)
+
+        def compute(logits, features):
+            return logits[:, : self.n_labels_], features, self._label_sets(logits, features)
+
+        return NetworkOutputs(*predict_stream(self, X, compute, on_device=True))
+
+    @property
+    def _columns(self) -> dict:
+        """How logits become label scores (see ``_inference.probabilities``)."""
+        return {"independent": self._independent_labels, "n_labels": self.n_labels_}
 
     @property
     def _independent_labels(self) -> bool:
@@ -381,6 +378,7 @@ class MLabNCClassifier(
             has_background=self.has_background_,
             multiplicities=self.multiplicities_,
             threshold=getattr(self, "threshold_", None),
+            label_thresholds=getattr(self, "label_thresholds_", None),
             prototypes=getattr(self, "_prototypes", None),
             independent=self._independent_labels,
         )
@@ -405,8 +403,7 @@ class MLabNCClassifier(
         >>> clf.fit(X, ["b", "a"] * 20).predict([[0.0, 1.0]])
         array(['b'], dtype='<U1')
         """
-        logits, features = self._forward(X)
-        predicted = self._label_sets(logits, features).cpu().numpy()
+        (predicted,) = predict_stream(self, X, lambda z, h: (self._label_sets(z, h),))
         return self._encoder.inverse_transform(predicted)
 
     @Substitution(**DOCS)
@@ -431,12 +428,11 @@ class MLabNCClassifier(
         >>> proba.shape, bool((proba >= 0).all() and (proba.sum(axis=1) <= 1 + 1e-6).all())
         ((2, 3), True)
         """
-        logits, _ = self._forward(X)
-        if self._independent_labels:
-            proba = torch.sigmoid(logits)
-        else:
-            proba = torch.softmax(logits, dim=1)[:, : self.n_labels_]
-        return proba.cpu().numpy().astype(np.float64)
+
+        def compute(logits, features):  # called after the fitted check
+            return (probabilities(logits, **self._columns).double(),)
+
+        return predict_stream(self, X, compute)[0]
 
     @Substitution(**DOCS)
     def decision_function(self, X):
@@ -459,14 +455,12 @@ class MLabNCClassifier(
         >>> clf.decision_function(X[:2]).shape
         (2, 3)
         """
-        logits, _ = self._forward(X)
-        if self._independent_labels:
-            scores = logits
-        else:
-            scores = torch.log_softmax(logits, dim=1)[:, : self.n_labels_]
-            if self._encoder.kind_ == "multiclass" and self.n_labels_ == 2:
-                scores = scores[:, 1] - scores[:, 0]
-        return scores.cpu().numpy().astype(np.float64)
+
+        def compute(logits, features):  # called after the fitted check
+            binary = self._encoder.kind_ == "multiclass" and self.n_labels_ == 2
+            return (decision_scores(logits, **self._columns, binary=binary).double(),)
+
+        return predict_stream(self, X, compute)[0]
 
     @Substitution(**DOCS)
     def transform(self, X):
@@ -485,8 +479,7 @@ class MLabNCClassifier(
         >>> clf.transform(X).shape  # the width of the last hidden layer
         (40, 8)
         """
-        _, features = self._forward(X)
-        return features.cpu().numpy().astype(np.float64)
+        return predict_stream(self, X, lambda z, h: (h.double(),))[0]
 
     @Substitution(**DOCS)
     def save(self, path) -> Path:
@@ -546,7 +539,7 @@ class MLabNCClassifier(
         estimator.classes_ = encoder.classes_
         estimator.n_labels_ = encoder.n_labels_
         for key, name in _SAVED_ATTRIBUTES.items():
-            value = fitted[key]
+            value = fitted.get(key)  # older files lack the newer attributes
             if value is not None and not (isinstance(value, list) and not value):
                 setattr(estimator, name, _ARRAYS[key](value) if key in _ARRAYS else value)
         placeholder = np.zeros((2, fitted["n_features_in"]), dtype=np.float32)

@@ -1,11 +1,13 @@
 """Decision rules: network outputs -> label sets.
 
 The pick-all-label loss gives softmax scores with no natural threshold, and the paper gives no
-rule. Three rules are offered, all vectorised on the device:
+rule. Four rules are offered, all vectorised on the device:
 
 - ``threshold``: label k is on when ``p_k >= t * max_j p_j``, i.e. when its logit is within
-  ``-log t`` of the top logit; ``t`` is tuned on the training data for micro-F1 (exactly, by
-  one sort) unless given.
+  ``-log t`` of the top logit; ``t`` is tuned on the training data for the decision metric
+  (exactly, by one sort, for micro-F1 and Hamming) unless given.
+- ``per_label``: the same with one fraction ``t_k`` per label (a sigmoid cut-off per label
+  for BCE), tuned on out-of-fold outputs (see ``_selection``).
 - ``cardinality``: predict the top-m labels, with m the allowed multiplicity at which the
   sorted logits drop most (at collapse a multiplicity-m sample has m tied top logits).
 - ``prototype``: nearest label-set prototype in feature space among the top-m candidates
@@ -24,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from ._cuts import tune_global_cut
 
 
 class NetworkOutputs(NamedTuple):
@@ -64,31 +68,32 @@ def threshold_rule(label_logits: torch.Tensor, empty: torch.Tensor, fraction: fl
     return (gaps >= float(np.log(fraction))) & ~empty[:, None]
 
 
-def tune_threshold(label_logits: torch.Tensor, empty: torch.Tensor, Y: torch.Tensor) -> float:
-    """The fraction ``t`` in (0, 1] maximising micro-F1 of :func:`threshold_rule` on ``Y``.
+def tune_threshold(
+    label_logits: torch.Tensor, empty: torch.Tensor, Y: torch.Tensor, metric: str = "f1_micro"
+) -> float:
+    """The fraction ``t`` in (0, 1] maximising ``metric`` of :func:`threshold_rule` on ``Y``.
 
-    Micro-F1 is ``2 TP / (n_predicted + n_true)``; sorting all (sample, label) log-gaps once
-    gives TP and n_predicted for every cut, so the optimum is exact.
+    The rule cuts the log-gaps ``log p_k - log max_j p_j`` at ``log t``; the best cut comes
+    from :func:`~sklearn_mlabnc._cuts.tune_global_cut` (exact for micro-F1 and Hamming).
     """
-    gaps = label_logits - label_logits.max(dim=1, keepdim=True).values
-    gaps = gaps.masked_fill(empty[:, None], -torch.inf).flatten()
-    truth = Y.flatten().to(torch.float64)
-    order = torch.argsort(gaps, descending=True)
-    gaps, truth = gaps[order], truth[order]
-    true_pos = torch.cumsum(truth, 0)
-    n_pred = torch.arange(1, len(gaps) + 1, device=gaps.device, dtype=torch.float64)
-    f1 = 2 * true_pos / (n_pred + truth.sum())
-    # A cut is only possible between distinct gap values.
-    valid = torch.ones_like(f1, dtype=torch.bool)
-    valid[:-1] = gaps[:-1] > gaps[1:]
-    valid &= torch.isfinite(gaps)
-    if not bool(valid.any()):  # every sample predicts the empty set: nothing to tune
+    if bool(empty.all()):  # every sample predicts the empty set: nothing to tune
         return 1.0
-    best = int(torch.argmax(f1.masked_fill(~valid, -1.0)))
-    upper = float(gaps[best])
-    lower = float(gaps[best + 1]) if best + 1 < len(gaps) else upper - 1.0
-    lower = upper - 1.0 if not np.isfinite(lower) else lower
-    return float(np.clip(np.exp(0.5 * (upper + lower)), 1e-12, 1.0))
+    gaps = label_logits - label_logits.max(dim=1, keepdim=True).values
+    cut = tune_global_cut(
+        gaps.double().cpu().numpy(), empty.cpu().numpy(), Y.cpu().numpy(), metric
+    )
+    return float(np.clip(np.exp(cut), 1e-12, 1.0))
+
+
+def label_threshold_rule(
+    label_logits: torch.Tensor, empty: torch.Tensor, fractions, independent: bool
+) -> torch.Tensor:
+    """Per-label cuts: label k on when ``p_k >= t_k max_j p_j`` (PAL) or ``sigmoid >= t_k``."""
+    cuts = torch.as_tensor(np.asarray(fractions), device=label_logits.device)
+    if independent:
+        return torch.sigmoid(label_logits.double()) >= cuts
+    gaps = (label_logits - label_logits.max(dim=1, keepdim=True).values).double()
+    return (gaps >= torch.log(cuts)) & ~empty[:, None]
 
 
 def cardinality_rule(
@@ -111,11 +116,23 @@ def cardinality_rule(
 
 
 def default_rule(loss: str) -> str:
-    """The rule ``decision="auto"`` uses: sigmoid cut-off for BCE, cardinality for PAL."""
+    """The rule when none is chosen from the data (``partial_fit``, 1-D targets, tiny data).
+
+    The sigmoid cut-off for BCE, cardinality for PAL.
+    """
     return "threshold" if loss == "bce" else "cardinality"
 
 
-def fit_rule(rule: str, *, threshold, independent: bool, outputs, Y, has_background: bool):
+def fit_rule(
+    rule: str,
+    *,
+    threshold,
+    independent: bool,
+    outputs,
+    Y,
+    has_background: bool,
+    metric: str = "f1_micro",
+):
     """What ``rule`` needs from the training data: ``(threshold_, prototypes)``, or Nones.
 
     ``outputs()`` gives the training logits and features; it is called only when the rule
@@ -130,7 +147,7 @@ def fit_rule(rule: str, *, threshold, independent: bool, outputs, Y, has_backgro
     Y = torch.as_tensor(Y, device=logits.device)
     if rule == "threshold":
         label_logits, empty = split_background(logits, has_background)
-        return tune_threshold(label_logits, empty, Y), None
+        return tune_threshold(label_logits, empty, Y, metric), None
     return None, TagwisePrototypes().fit(features.cpu().numpy(), Y.cpu().numpy())
 
 
@@ -144,9 +161,12 @@ def apply_rule(
     threshold: float | None,
     prototypes: TagwisePrototypes | None,
     independent: bool,
+    label_thresholds=None,
 ) -> torch.Tensor:
     """Boolean ``(n, n_labels)`` label sets from the network outputs under ``rule``."""
     label_logits, empty = split_background(logits, has_background)
+    if rule == "per_label":
+        return label_threshold_rule(label_logits, empty, label_thresholds, independent)
     if rule == "cardinality":
         return cardinality_rule(label_logits, empty, multiplicities)
     if rule == "prototype":
@@ -174,7 +194,10 @@ class TagwisePrototypes:
     containing them, so unseen label sets get prototypes too.
     """
 
-    def fit(self, features: np.ndarray, Y: np.ndarray) -> TagwisePrototypes:
+    def fit(
+        self, features: np.ndarray, Y: np.ndarray, tol: float = _PROTOTYPE_TOL
+    ) -> TagwisePrototypes:
+        """Fit to ``features`` and their label sets ``Y``; ``tol`` stops the rounds early."""
         features = np.asarray(features, dtype=np.float64)
         Y = np.asarray(Y) > 0
         sizes = Y.sum(axis=1)
@@ -220,7 +243,7 @@ class TagwisePrototypes:
                 if denom > 0:
                     scales[m] = float(np.sum(atoms * (R - np.outer(g, origin)))) / denom
             moves = [abs(scales[m] - previous[m]) / max(abs(scales[m]), 1e-300) for m in scales]
-            if max(moves) <= _PROTOTYPE_TOL:
+            if max(moves) <= tol:
                 break
         self.atoms_, self.origin_, self.scales_ = atoms, origin, scales
         return self

@@ -26,7 +26,9 @@ module : torch.nn.Module class or instance, default=None
     Backbone mapping ``(batch, n_features_in_)`` inputs to 2-D features. A class (or any
     callable) is called as ``module(n_features_in_)``; an instance is copied and its
     parameters reset at each fit. ``None`` uses an :class:`~sklearn_mlabnc.backbones.MLP`
-    with ``hidden_layer_sizes``.
+    with ``hidden_layer_sizes``. For features from a plain linear layer (any sign, as in
+    the paper reproduction) pass
+    ``functools.partial(MLP, hidden_layer_sizes=(512, 512), feature_layer="linear")``.
 hidden_layer_sizes : tuple of int, default=(256, 256)
     Hidden widths of the default MLP backbone.
 dropout : float in [0, 1), default=0.5
@@ -48,8 +50,11 @@ loss : {"pal", "pal_normalized", "bce"}, default="pal"
     Pick-all-label cross-entropy, its variant with targets divided by :math:`|S|`, or
     one-vs-all binary cross-entropy (the usual baseline).
 feature_decay : float, default=0.0
-    Weight :math:`\\lambda_H` of the penalty :math:`\\lambda_H \\|H_{batch}\\|_F^2` on the
-    penultimate features (the paper uses 1e-3).
+    Weight :math:`\\lambda` of the per-sample penalty
+    :math:`\\lambda \\, \\mathrm{mean}_i \\|h_i\\|^2` on the penultimate features, so its
+    strength does not depend on ``batch_size``; the unconstrained feature model's
+    :math:`\\lambda_H = 2 \\lambda / N` for ``N`` training samples (``weight_decay`` is its
+    :math:`\\lambda_W`). The paper reproduction uses 0.03.
 weight_decay : float, default=5e-4
     L2 penalty on all trainable parameters (the optimizer's ``weight_decay``).
 optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
@@ -74,28 +79,55 @@ validation_fraction : float, default=0.1
     Share of the training data held out for early stopping.
 n_iter_no_change : int, default=10
     Patience of early stopping, in epochs.
-decision : {"auto", "threshold", "cardinality", "prototype"}, default="auto"
+decision : {"auto", "threshold", "per_label", "cardinality", "prototype"}, default="auto"
     How scores become label sets (multi-label targets only; see the user guide's
-    measured comparison). ``"auto"`` is ``"cardinality"`` for PAL losses (best
-    micro-F1 and Hamming loss on emotions and yeast in the measurements; ``"prototype"``
-    wins on multi-label digits) and ``sigmoid >= 0.5`` for ``loss="bce"``.
+    decision-rules page). ``"auto"`` chooses from the data: three short models (a quarter
+    of ``max_epochs``, at least 5) trained on multi-label-stratified folds give
+    out-of-fold scores, on which ``"cardinality"``, ``"threshold"``, ``"per_label"`` and,
+    with at most 20 labels, ``"prototype"`` are scored by ``decision_metric`` (tuned cuts
+    cross-fitted across the folds); for ``loss="bce"`` the candidates are the sigmoid
+    cut-off 0.5 (or ``threshold``), a tuned cut-off and per-label cut-offs. The winner is
+    fitted for the final network, trained on all the data; ``decision_scores_`` shows the
+    scores. This makes ``fit`` 1.5-2x slower; with fewer than 30 samples, and in
+    :meth:`partial_fit`, ``"auto"`` is ``"cardinality"`` (PAL) or ``sigmoid >= 0.5``
+    (BCE). ``"per_label"``: one threshold per label, tuned on the fold models'
+    out-of-fold scores (the same cost as ``"auto"``).
+decision_metric : str, default="f1_micro"
+    What tuned thresholds and ``"auto"`` optimise: ``"f1_micro"``, ``"f1_samples"``,
+    ``"f1_macro"``, ``"hamming"`` (the fewest wrong labels) or ``"jaccard_samples"``.
 threshold : float in (0, 1], default=None
     Fraction ``t`` of the ``"threshold"`` rule (label k on when
     :math:`p_k \\ge t \\max_j p_j`; for ``loss="bce"`` the sigmoid cut-off). ``None`` tunes
-    it for micro-F1 on the training data (PAL) or uses 0.5 (BCE).
+    it for ``decision_metric`` on the training data (PAL) or uses 0.5 (BCE).
 empty_label_sets : {"background", "ignore", "error"}, default="background"
     Handling of multi-label rows with no positive label, on which PAL is undefined:
     an extra internal "no label" output whose win predicts the empty set, dropping those
     rows with a warning, or an error. Unused for ``loss="bce"``, which handles them.
 device : str or torch.device, default="auto"
     ``"auto"`` picks CUDA when available, else the CPU.
-precision : {"float32", "bfloat16"}, default="float32"
-    ``"bfloat16"`` runs forward passes under autocast (losses stay in float32).
+precision : {"auto", "float32", "bfloat16"}, default="auto"
+    Precision of training: ``"bfloat16"`` runs training forward passes under bfloat16
+    autocast (parameters, optimizer and losses stay in float32); ``"auto"`` picks it where
+    the device computes bfloat16 natively (CUDA compute capability >= 8.0; CPUs with AMX,
+    AVX-512 BF16 or Arm BF16, see :func:`~sklearn_mlabnc.native_bfloat16`) and float32
+    elsewhere. Prediction, ``transform`` and collapse measurements always run in float32,
+    so a model predicts the same on every machine whatever it was trained in.
 compile : bool, default=False
     Compile the network with ``torch.compile`` (in place, so parameter names and saved
     models are unchanged). The first epoch pays a compilation of seconds to a minute;
     it pays off on GPUs, where it fuses the small kernels of a step. A pickled or
     saved model is loaded uncompiled.
+strategy : {"single", "ddp"}, default="single"
+    How :meth:`fit` trains. ``"single"``: in this process. ``"ddp"``: data-parallel in
+    every process of a ``torch.distributed`` process group (started by ``torchrun``,
+    ``accelerate launch`` or :func:`~sklearn_mlabnc.distributed.fit_on_dask`; joined
+    from the launcher's environment variables when not yet initialised), each process
+    calling ``fit`` with the same data: the network is wrapped in
+    ``DistributedDataParallel``, each process trains on its share of every batch and
+    the seed comes from rank 0, so every process ends with the same model, equal to a
+    one-process fit up to rounding for backbones without BatchNorm or dropout (see the
+    user guide's scaling page). ``batch_size`` stays the size of the whole batch;
+    ``device="auto"`` gives each process its own GPU.
 collapse_every : int, default=None
     Record the collapse metrics of the training features (and of the validation
     features with early stopping) in ``history_`` every this many epochs, through a
@@ -130,9 +162,24 @@ multiplicities_ : ndarray of int
     Distinct label-set sizes seen in training (0 for empty sets).
 threshold_ : float
     The fraction used by the ``"threshold"`` rule (multi-label targets, with that rule
-    or a given ``threshold``).
+    or a given ``threshold``); for ``loss="bce"`` the sigmoid cut-off.
+label_thresholds_ : ndarray of shape (n_labels,)
+    The per-label fractions of the ``"per_label"`` rule (label k on when
+    :math:`p_k \\ge t_k \\max_j p_j`; for ``loss="bce"`` when its sigmoid is
+    :math:`\\ge t_k`); a fraction above 1 switches the label off.
 decision_ : str
-    The decision rule in use."""
+    The decision rule in use: ``"threshold"``, ``"per_label"``, ``"cardinality"`` or
+    ``"prototype"`` (what ``"auto"`` chose).
+decision_scores_ : dict of str to float
+    With ``decision="auto"`` (and at least 30 samples): each candidate rule's
+    cross-fitted out-of-fold score under ``decision_metric`` (higher is better;
+    ``"hamming"`` scores 1 - Hamming loss), e.g. ``{"cardinality": 0.61, "threshold":
+    0.64, "per_label": 0.66, "prototype": 0.60}``. ``"tuned_threshold"`` (BCE) is a
+    tuned sigmoid cut-off, chosen as ``decision_="threshold"``. Ties go to the rule with
+    fewer tuned parameters.
+precision_ : {"float32", "bfloat16"}
+    The training precision ``precision`` resolved to on this machine (for a loaded model:
+    on the loading machine, for further ``warm_start`` or ``partial_fit`` training)."""
 
 FITTED_EXAMPLE_DOC = """\
 >>> import numpy as np

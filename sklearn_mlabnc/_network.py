@@ -40,8 +40,11 @@ class MLabNCNetwork(nn.Module):
     random_state : int, optional
         Seed of a random ETF embedding.
     autocast_dtype : torch.dtype, optional
-        Run the forward pass under ``torch.autocast`` with this dtype (e.g. bfloat16);
-        outputs are returned in float32.
+        Run training-mode forward passes under ``torch.autocast`` with this dtype (e.g.
+        bfloat16); outputs are returned in float32. Evaluation-mode passes (prediction,
+        validation losses, collapse measurements) always run in float32, so the features
+        the collapse metrics see keep float32 precision and do not depend on how the model
+        was trained.
 
     Examples
     --------
@@ -93,9 +96,12 @@ class MLabNCNetwork(nn.Module):
 
     def forward(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Even a disabled autocast context costs microseconds a call: enter one only when used.
+        # Only training runs in reduced precision: at the terminal phase NC1 falls to 1e-3 and
+        # below, where bfloat16's 8-bit mantissa (~3 significant digits) would dominate the
+        # within-class variability the metrics measure.
         context = (
             contextlib.nullcontext()
-            if self.autocast_dtype is None
+            if self.autocast_dtype is None or not self.training
             else torch.autocast(device_type=X.device.type, dtype=self.autocast_dtype)
         )
         with context:

@@ -22,12 +22,14 @@ from torch import nn
 
 from . import backbones
 from ._batching import BatchIterator, TensorBatches
+from ._health import FeatureHealth, check_final_loss
 from ._losses import OneVsAllLoss, PickAllLabelLoss
 from ._network import MLabNCNetwork
+from ._precision import PRECISIONS, resolve_precision
+from ._selection import stratified_split
 from .callbacks import CollapseMonitor
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 LOSSES = {
     "pal": PickAllLabelLoss,
     "pal_normalized": functools.partial(PickAllLabelLoss, normalize=True),
@@ -39,9 +41,14 @@ MAX_ABS_INPUT = 1e15
 
 
 class PenalizedLoss(nn.Module):
-    """Base loss on the logits plus ``feature_decay * ||H_batch||_F^2`` on the features.
+    r"""Base loss on the logits plus ``feature_decay * mean_i ||h_i||^2`` on the features.
 
-    The feature penalty is summed over the batch, not averaged, as in the paper's training.
+    The feature penalty is a per-sample mean, like the base loss, so its strength does not
+    change with the batch size: over an epoch the objective is
+    :math:`\frac1N\sum_i L_i + \lambda \frac1N \sum_i \|h_i\|^2`, the unconstrained
+    feature model's (:func:`~sklearn_mlabnc.ufm.solve_ufm`) with
+    :math:`\lambda_H = 2\lambda / N` (and :math:`\lambda_W` = the optimizer's
+    ``weight_decay``).
     """
 
     def __init__(self, base: nn.Module, feature_decay: float = 0.0) -> None:
@@ -53,7 +60,7 @@ class PenalizedLoss(nn.Module):
         logits, features = outputs
         loss = self.base(logits, target)
         if self.feature_decay:
-            loss = loss + self.feature_decay * features.pow(2).sum()
+            loss = loss + self.feature_decay * features.pow(2).sum(dim=1).mean()
         return loss
 
 
@@ -65,6 +72,9 @@ class FastNeuralNet(NeuralNet):
       epoch; the history receives one batch record per epoch holding the sample-weighted
       mean, so skorch's epoch-level scoring callbacks see the same ``train_loss`` and
       ``valid_loss``. A non-finite epoch loss stops training with an actionable error.
+    - The training features' squared norms and largest value are accumulated on the device
+      beside the loss and read with it, so the dead-feature guard of
+      :class:`~sklearn_mlabnc._health.FeatureHealth` costs no extra synchronisation.
     - The modules are put in training (or evaluation) mode once per epoch instead of once
       per batch, and batch-level events go only to the callbacks that define a handler for
       them: on small networks and on GPUs, where a step takes about a millisecond, skorch's
@@ -72,6 +82,9 @@ class FastNeuralNet(NeuralNet):
       history records are kept only where a callback wrote to them, plus one per epoch
       holding the loss.
     """
+
+    # The data-parallel strategy (sklearn_mlabnc._parallel.DataParallel) while it trains.
+    parallel_ = None
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if iterator is None:
@@ -83,6 +96,7 @@ class FastNeuralNet(NeuralNet):
         # optimizers; the lean one otherwise.
         self._lean_step = not self._listeners("on_grad_computed") and len(self._optimizers) == 1
         total, n_seen, batch_count = None, 0, 0
+        health = self.feature_health if training else None
         for batch in iterator:
             if batch_begin or batch_end:  # a record per batch for callbacks that write one
                 self.history.new_batch()
@@ -92,12 +106,22 @@ class FastNeuralNet(NeuralNet):
             size = len(batch[0])
             weighted = step["loss"].detach() * size
             total = weighted if total is None else total + weighted
+            if health is not None:
+                health.add(step["y_pred"][1])
             n_seen += size
             for handler in batch_end:
                 handler(self, batch=batch, training=training, **step)
             batch_count += 1
+        if self.parallel_ is not None:  # totals over every process's shards
+            total, n_seen, batch_count = self.parallel_.reduce_epoch(
+                total, n_seen, batch_count, health
+            )
         if batch_count:
-            mean_loss = total.item() / n_seen
+            if health is None:
+                mean_loss = total.item() / n_seen
+            else:  # one transfer for the loss and the feature statistics
+                loss_total, sq_norms, largest = health.epoch_values(total)
+                mean_loss = loss_total / n_seen
             if not math.isfinite(mean_loss):
                 epoch = len(self.history)
                 raise FloatingPointError(
@@ -106,12 +130,22 @@ class FastNeuralNet(NeuralNet):
                     "values (e.g. with StandardScaler), use precision='float32', or enable "
                     "early_stopping to keep the best parameters."
                 )
+            if health is not None:  # mean ||h||^2 of the epoch's training batches
+                self.history.record("feature_sq_norm", sq_norms / n_seen)
+                health.check(sq_norms / n_seen, largest, len(self.history), self)
             batches = self.history[-1]["batches"]
             batches[:] = [record for record in batches if record]  # drop unused records
             self.history.new_batch()
             self.history.record_batch(prefix + "_loss", mean_loss)
             self.history.record_batch(prefix + "_batch_size", n_seen)
         self.history.record(prefix + "_batch_count", batch_count)
+
+    @property
+    def feature_health(self) -> FeatureHealth:
+        """The dead-feature guard; its reference is set by the first training batch."""
+        if getattr(self, "_feature_health", None) is None:
+            self._feature_health = FeatureHealth()
+        return self._feature_health
 
     def train_step(self, batch, **fit_params):
         if not getattr(self, "_lean_step", False):
@@ -132,7 +166,7 @@ class FastNeuralNet(NeuralNet):
         Xi, yi = batch
         y_pred = self.module_(Xi, **fit_params)
         loss = self.criterion_(y_pred, yi)
-        loss.backward()
+        (loss if self.parallel_ is None else self.parallel_.weigh(loss)).backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def _listeners(self, event):
@@ -253,7 +287,7 @@ def build_net(params: dict, X, n_outputs: int, n_labels: int, device, seed: int)
             # reported here rather than as a shape error deep inside training.
             example_input=None if params["module"] is None else _example_batch(X),
             random_state=seed,
-            autocast_dtype=PRECISIONS[params["precision"]],
+            autocast_dtype=PRECISIONS[resolve_precision(params["precision"], device)],
         )
     if params["compile"]:
         network.compile()
@@ -334,14 +368,16 @@ def split_datasets(X, targets, device, params: dict, seed: int):
     if not params["early_stopping"]:
         return TensorBatches(X, targets, device), None
     fraction = params["validation_fraction"]
-    order = np.random.RandomState(seed).permutation(X.shape[0])
     n_valid = max(1, int(round(fraction * X.shape[0])))
     if X.shape[0] - n_valid < 2:
         raise ValueError(
             f"early_stopping with validation_fraction={fraction} leaves fewer than 2 "
             f"training samples out of {X.shape[0]}; use more data or early_stopping=False."
         )
-    valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+    # Multi-label-stratified, so that rare labels are seen on both sides (see _selection).
+    labels = np.asarray(targets)
+    labels = labels if labels.ndim == 2 else labels[:, None] == np.unique(labels)
+    train_idx, valid_idx = stratified_split(labels, fraction, seed)
     return (
         TensorBatches(X[train_idx], targets[train_idx], device),
         TensorBatches(X[valid_idx], targets[valid_idx], device),
@@ -380,7 +416,8 @@ def resolve_device(device) -> torch.device:
 def check_input_magnitude(X) -> None:
     """Refuse inputs too large for float32 networks, naming the fix."""
     values = X.data if sp.issparse(X) else X
-    largest = float(np.abs(values).max()) if values.size else 0.0
+    # max and min, not abs().max(): no temporary copy of X (validation rejected NaN and inf).
+    largest = max(float(values.max()), -float(values.min())) if values.size else 0.0
     if largest > MAX_ABS_INPUT:
         raise ValueError(
             f"X has values as large as {largest:.3g} in magnitude; the network computes in "
@@ -412,17 +449,24 @@ def _fusable(optimizer, network: nn.Module, device) -> bool:
 
 
 def train_epochs(net, train, valid, epochs: int, seed: int) -> None:
-    """Train ``net`` for ``epochs`` more epochs on prepared batches, reproducibly."""
+    """Train ``net`` for ``epochs`` more epochs on prepared batches, reproducibly.
+
+    Warns (:mod:`._health`) when the features die during training and, after more than one
+    epoch, when the final loss is no better than a constant predictor's.
+    """
     net.train_split = FixedSplit(valid) if valid is not None else None
     net.max_epochs = epochs
     # Dropout draws from torch's global generator: seed it for this call only, so fits
     # are reproducible and the caller's random state is left alone.
     device = torch.device(net.device)
     cuda = [device.index or 0] if device.type == "cuda" else []
+    net.feature_health.warned = False  # warn at most once per call
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed + len(net.history))
         net.partial_fit(train, None)
     net.train_split = None  # do not keep (device) data inside the fitted model
+    if epochs > 1:  # a single epoch (partial_fit) may still be on its way down
+        check_final_loss(net, train.Y)
 
 
 def forward_batches(module: nn.Module, dataset, batch_size: int):

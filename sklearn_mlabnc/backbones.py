@@ -40,6 +40,13 @@ class MLP(nn.Module):
     dropout : float, default=0.0
         Dropout probability after every block but the last, so the features themselves are
         never dropped (dropping them would blur the collapse being measured).
+    feature_layer : {"hidden", "linear"}, default="hidden"
+        The layer that outputs the features. ``"hidden"``: a block like the others
+        (``Linear -> BatchNorm -> ReLU``), so the features are non-negative. ``"linear"``:
+        a plain ``Linear`` layer with nothing after it, so the features can take any sign
+        and have no ReLU offset, as the free features of the unconstrained feature model
+        (see :ref:`ufm`); the paper reproduction (``mlabnc reproduce``) trains this way. It
+        is the extra ``n_outputs`` layer when that is given, else the last hidden layer.
 
     Attributes
     ----------
@@ -53,6 +60,9 @@ class MLP(nn.Module):
     >>> net = MLP(10, hidden_layer_sizes=(32,), n_outputs=4)
     >>> net(torch.randn(5, 10)).shape
     torch.Size([5, 4])
+    >>> linear = MLP(10, hidden_layer_sizes=(32,), n_outputs=4, feature_layer="linear")
+    >>> type(linear.layers[-1]).__name__, bool((linear(torch.randn(50, 10)) < 0).any())
+    ('Linear', True)
     """
 
     def __init__(
@@ -62,10 +72,13 @@ class MLP(nn.Module):
         n_outputs: int | None = None,
         batch_norm: bool = True,
         dropout: float = 0.0,
+        feature_layer: str = "hidden",
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout}.")
+        if feature_layer not in ("hidden", "linear"):
+            raise ValueError(f"feature_layer must be 'hidden' or 'linear'; got {feature_layer!r}.")
         widths = [int(w) for w in hidden_layer_sizes]
         if n_outputs is not None:
             widths.append(int(n_outputs))
@@ -75,6 +88,8 @@ class MLP(nn.Module):
         fan_in = n_inputs
         for i, width in enumerate(widths):
             layers.append(nn.Linear(fan_in, width))
+            if feature_layer == "linear" and i == len(widths) - 1:
+                break  # the features leave the plain linear layer, any sign
             if batch_norm:
                 layers.append(nn.BatchNorm1d(width))
             layers.append(nn.ReLU())
@@ -82,7 +97,7 @@ class MLP(nn.Module):
                 layers.append(nn.Dropout(dropout))
             fan_in = width
         self.layers = nn.Sequential(*layers)
-        self.n_outputs = fan_in
+        self.n_outputs = widths[-1]
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         return self.layers(X)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from skorch.callbacks import Callback
 
-from .collapse import CollapseStatistics
+from .collapse import CollapseStatistics, collapse_report
 
 __all__ = ["CollapseMonitor"]
 
@@ -39,7 +39,7 @@ class CollapseMonitor(Callback):
         Number of label columns; further target/logit columns (such as the background
         output of :class:`~sklearn_mlabnc.MLabNCClassifier`) are left out. ``None`` uses all.
     **report_options
-        Conventions forwarded to :meth:`~sklearn_mlabnc.collapse.CollapseStatistics.report` (e.g.
+        Conventions forwarded to :func:`~sklearn_mlabnc.collapse.collapse_report` (e.g.
         ``classes="label_sets"``, ``global_mean="paper"``).
 
     Examples
@@ -90,7 +90,8 @@ class CollapseMonitor(Callback):
 
     def report(self, net, dataset):
         """The :class:`~sklearn_mlabnc.collapse.CollapseReport` of ``dataset``'s features."""
-        module = net.module_
+        parallel = getattr(net, "parallel_", None)  # set while training data-parallel
+        module = net.module_ if parallel is None else parallel.unwrap(net.module_)
         n_labels = self.n_labels
         stats = CollapseStatistics()
         was_training = module.training
@@ -101,8 +102,10 @@ class CollapseMonitor(Callback):
                 Y = torch.as_tensor(yi, device=features.device)
                 stats.partial_fit(features, Y[:, :n_labels] if n_labels else Y)
         module.train(was_training)
+        if parallel is not None:  # each process saw its own block of the data set
+            stats = parallel.merge_statistics(stats)
         head = module.head
         K = stats.n_labels_
         W = head.weight.detach()[:K]
         b = None if getattr(head, "bias", None) is None else head.bias.detach()[:K]
-        return stats.report(W=W, b=b, **self.report_options)
+        return collapse_report(stats, W=W, b=b, **self.report_options)

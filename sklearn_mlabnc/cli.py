@@ -1,8 +1,10 @@
 """The ``mlabnc`` command (also ``python -m sklearn_mlabnc``).
 
 - ``mlabnc demo``: learned vs fixed-ETF head on multi-label digits, with a report folder.
-- ``mlabnc reproduce``: the paper's training protocol on digits, MULAN data or an ARFF file,
-  over losses and heads.
+- ``mlabnc reproduce``: the paper reproduction: a protocol under which both heads reach
+  multi-label neural collapse, over losses and heads, on digits, MULAN data or an ARFF
+  file; the collapse metrics in the library's and the paper's convention, figures and
+  ``results.json``.
 - ``mlabnc ufm``: the unconstrained-feature-model optimum beside the reduced closed form.
 
 Errors in the arguments, missing files and unavailable devices print one line on stderr and
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 import time
@@ -20,13 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._reproduce import PROTOCOL
+
 __all__ = ["main"]
 
-# The paper's protocol (Li et al., ICML 2024): SGD, lr 0.1, momentum 0.9, cosine to lr/1000,
-# weight decay 5e-4 on all parameters, feature penalty 1e-3 on ||H_batch||_F^2.
-PAPER_PROTOCOL = dict(
-    optimizer="sgd", lr=0.1, momentum=0.9, lr_schedule="cosine", weight_decay=5e-4
-)
 _MULAN = ("emotions", "yeast")
 
 
@@ -95,8 +95,6 @@ def _mulan_dir(data_dir: str | None) -> Path:
 
 
 def _backbone(name: str, image_shape, width: int):
-    if name == "mlp":
-        return None
     if image_shape is None:
         raise UsageError(f"--backbone {name} needs image data; use --dataset digits or mlp")
     from .backbones import ResNet18, SmallCNN
@@ -173,7 +171,7 @@ def _demo(args: argparse.Namespace) -> int:
     # runs the paper's SGD protocol.
     common = {
         "hidden_layer_sizes": (256, 256),
-        "feature_decay": 1e-4,
+        "feature_decay": 0.0128,
         "max_epochs": args.epochs,
         "collapse_every": max(1, args.epochs // 12),
     }
@@ -190,39 +188,144 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
+    from . import _reproduce as rp
+
     X_train, Y_train, X_test, Y_test, labels, shape = _load(args.dataset, args.data_dir, args.seed)
-    module = _backbone(args.backbone, shape, args.width)
-    configs = {}
-    for loss in args.loss:
-        for head in args.head:
-            config = dict(loss=loss, head=head, module=module)
-            if head == "etf":
-                config["feature_dim"] = "n_classes"
-            configs[f"{loss}, {'fixed ETF, d=K' if head == 'etf' else 'learned head'}"] = config
-    common = {
-        **PAPER_PROTOCOL,
+    if args.backbone == "mlp":
+        module = rp.mlp_module(args.hidden, args.feature_layer)
+        feature_dim = args.feature_dim
+    else:
+        module, feature_dim = _backbone(args.backbone, shape, args.width), None
+    configs = rp.make_configs(args.loss, args.head, lambda head: module, feature_dim)
+    protocol = {
+        **rp.PROTOCOL,
         "lr": args.lr,
         "max_epochs": args.epochs,
         "batch_size": args.batch_size,
-        "collapse_every": args.every,
+        "weight_decay": args.weight_decay,
         "feature_decay": args.feature_decay,
     }
-    if args.backbone == "mlp":
-        common["hidden_layer_sizes"] = tuple(args.hidden)
     print(
         f"{args.dataset}: {len(X_train)} train / {len(X_test)} test samples, "
-        f"{Y_train.shape[1]} labels; backbone {args.backbone}, {args.epochs} epochs"
+        f"{Y_train.shape[1]} labels; backbone {args.backbone}"
+        + (
+            f" {'-'.join(map(str, args.hidden))}, {args.feature_layer} feature layer"
+            if args.backbone == "mlp"
+            else ""
+        )
+        + f"; SGD lr {args.lr} (momentum 0.9, cosine), {args.epochs} epochs, batch "
+        f"{args.batch_size}, weight decay {args.weight_decay:g}, feature decay "
+        f"{args.feature_decay:g} per sample, no dropout"
     )
-    rows, models = _run(configs, (X_train, Y_train, X_test, Y_test), args, common)
-    _finish(f"mlabnc reproduce on {args.dataset}", rows, models, (X_train, Y_train), labels, args)
+    records = []
+    data = (X_train, Y_train, X_test, Y_test)
+    for name, config in configs.items():
+        params = dict(
+            protocol, device=args.device, random_state=args.seed, verbose=int(not args.quiet)
+        )
+        record = rp.run_experiment(name, {**params, **config}, data, every=args.every)
+        records.append(record)
+        if not args.quiet:
+            print(f"  {name}: trained in {record.seconds:.1f} s", file=sys.stderr)
+        for message in record.warnings:
+            print(f"  {name}: {message}", file=sys.stderr)
+    tables = {c: _markdown_table([r.summary(c) for r in records]) for c in rp.CONVENTIONS}
+    notes = _reproduction_notes(records)
+    for convention, table in tables.items():
+        print(f"\n{_CONVENTION_TITLES[convention]}\n{table}")
+    print("\n" + "\n".join(notes))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        command = "mlabnc " + " ".join(args.argv)
+        document = rp.results_document(records, command=command, dataset=args.dataset)
+        (out / "results.json").write_text(json.dumps(document, indent=1, allow_nan=False))
+        _write_reproduction(out, command, tables, notes, records, labels)
+        print(f"\nreport written to {out / 'report.md'}, results to {out / 'results.json'}")
     return 0
+
+
+_CONVENTION_TITLES = {
+    "library": "Library convention (singleton classes, sample-weighted global mean, NC2 of "
+    "centred means, uncentred NC_m):",
+    "paper": "Paper convention (the official code's global mean: singleton features summed "
+    "over all samples; NC2 of uncentred means; singleton classes, uncentred NC_m):",
+}
+
+
+def _reproduction_notes(records) -> list[str]:
+    """One line per run: how far NC1 fell, and the fitted c_m beside the UFM's."""
+    notes = []
+    for record in records:
+        row = record.summary("library")
+        line = f"{record.name}: NC1 of the training features fell {_format_fall(row['NC1 fall'])}"
+        line += f" over training; train accuracy {_format(record.train_accuracy)}"
+        for m, c in sorted(record.final["library"]["c_m"].items()):
+            line += f"; fitted c_{m} = {_format(c)}"
+            if m in record.ufm_c_m:
+                line += f" (UFM optimum {_format(record.ufm_c_m[m])})"
+        notes.append(line)
+    return notes
+
+
+def _format_fall(value) -> str:
+    return f"{value:,.0f}x" if np.isfinite(value) and value > 0 else "n/a (NC1 undefined)"
+
+
+def _write_reproduction(out: Path, command, tables, notes, records, labels) -> None:
+    lines = [f"# {command}", "", f"Command: `{command}`"]
+    for convention, table in tables.items():
+        lines += ["", f"## {_CONVENTION_TITLES[convention]}", "", table]
+    lines += ["", *notes]
+    try:
+        figures = _reproduction_figures(records, labels)
+    except ImportError as exc:
+        hint = (
+            "No plots written: they need matplotlib, the package's 'plot' extra. Install it "
+            '(pip install matplotlib, or pip install ".[plot]" in a checkout) and run again.'
+        )
+        print(hint, file=sys.stderr)
+        lines += ["", f"{hint} ({exc})"]
+        figures = {}
+    for name, (figure, caption) in figures.items():
+        figure.savefig(out / name, dpi=110, bbox_inches="tight")
+        lines += ["", f"## {caption}", "", f"![{caption}]({name})"]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def _reproduction_figures(records, labels) -> dict:
+    from . import plotting
+
+    histories = {r.name: r.model.history_ for r in records}
+    metrics = ("nc1", "nc2_classifier", "nc2_means", "nc3", "nc_m_2")
+    figures = {}
+    for convention, prefix in (("library", "train"), ("paper", "paper")):
+        fig = plotting.plot_collapse_curves(histories, metrics=metrics, prefix=prefix)
+        fig.suptitle(f"Collapse metrics over training, {convention} convention (log scale)")
+        caption = f"NC metrics against epochs, {convention} convention"
+        figures[f"collapse_curves_{convention}.png"] = (fig, caption)
+    views = {r.name: r.tagwise for r in records if len(r.tagwise.labels)}
+    if views:
+        predicted = {r.name: r.ufm_c_m for r in records}
+        figures["tagwise.png"] = (
+            plotting.plot_tagwise(views, predicted_c_m=predicted),
+            "Tag-wise average: angle of each label set to its singleton sum, and c_m",
+        )
+    models = {r.name: r.model for r in records}
+    figures["etf_comparison.png"] = (
+        plotting.plot_etf_comparison(models),
+        "Pairwise cosines of the classifier rows",
+    )
+    return figures
 
 
 def _finish(title, rows, models, train, labels, args) -> None:
     print(_markdown_table(rows))
     for row in rows:
-        fall = row["NC1 first"] / row["NC1"] if row["NC1"] > 0 else float("inf")
-        print(f"{row['model']}: NC1 of the training features fell {fall:,.0f}x over training")
+        fall = row["NC1 first"] / row["NC1"] if row["NC1"] > 0 else float("nan")
+        print(
+            f"{row['model']}: NC1 of the training features fell {_format_fall(fall)} over training"
+        )
     if args.out:
         _write_report(Path(args.out), title, rows, models, train, labels, args)
         print(f"\nreport written to {Path(args.out) / 'report.md'}")
@@ -295,7 +398,7 @@ def _format(value) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
     if not np.isfinite(value):
-        return "nan"
+        return "n/a"
     if value != 0 and abs(value) < 1e-3:
         return f"{value:.2e}"
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:.0f}"
@@ -381,7 +484,9 @@ def _parser() -> argparse.ArgumentParser:
     run_options(demo, 60)
     demo.set_defaults(run=_demo, out="mlabnc-report")
 
-    rep = commands.add_parser("reproduce", help="the paper's protocol over losses and heads")
+    rep = commands.add_parser(
+        "reproduce", help="the paper reproduction: both heads reach collapse, over losses"
+    )
     rep.add_argument(
         "--dataset",
         default="digits",
@@ -398,14 +503,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--width", type=_positive, default=64, help="ResNet-18 base width")
     rep.add_argument(
-        "--loss", nargs="+", choices=("pal", "pal_normalized", "bce"), default=["pal"]
+        "--feature-layer",
+        choices=("linear", "hidden"),
+        default="linear",
+        help="MLP feature layer: plain linear (default) or Linear-BatchNorm-ReLU",
+    )
+    rep.add_argument(
+        "--feature-dim", type=_positive, default=512, help="learned head's d (default 512)"
+    )
+    rep.add_argument(
+        "--loss",
+        nargs="+",
+        choices=("pal", "pal_normalized", "bce"),
+        default=["pal", "pal_normalized", "bce"],
     )
     rep.add_argument("--head", nargs="+", choices=("linear", "etf"), default=["linear", "etf"])
-    rep.add_argument("--lr", type=float, default=0.1)
-    rep.add_argument("--batch-size", type=_positive, default=128)
-    rep.add_argument("--feature-decay", type=float, default=1e-3)
-    rep.add_argument("--every", type=_positive, default=20, help="NC metrics every k epochs")
-    run_options(rep, 200)
+    rep.add_argument("--lr", type=float, default=PROTOCOL["lr"], help="SGD learning rate")
+    rep.add_argument("--batch-size", type=_positive, default=PROTOCOL["batch_size"])
+    rep.add_argument("--weight-decay", type=float, default=PROTOCOL["weight_decay"])
+    rep.add_argument(
+        "--feature-decay",
+        type=float,
+        default=PROTOCOL["feature_decay"],
+        help="per-sample feature penalty (UFM lambda_H = 2 x this / n_samples)",
+    )
+    rep.add_argument("--every", type=_positive, default=10, help="NC metrics every k epochs")
+    run_options(rep, PROTOCOL["max_epochs"])
     rep.set_defaults(run=_reproduce)
 
     ufm = commands.add_parser("ufm", help="UFM optimum vs the reduced closed form")

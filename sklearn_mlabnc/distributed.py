@@ -1,4 +1,4 @@
-"""Scale-out with Dask: collapse statistics and reports of Dask arrays, searches on a cluster.
+"""Scale-out with Dask: collapse statistics of Dask arrays, searches and fits on a cluster.
 
 Every MLab NC metric is a function of per-label-set counts and feature sums plus two
 ``d x d`` scatter matrices (:class:`~sklearn_mlabnc.collapse.CollapseStatistics`), and two
@@ -67,6 +67,13 @@ torch tensors through DLPack, so their statistics are reduced on the GPU and onl
 results reach the host; the soft-IoU pass copies its chunks to the host (this GPU path is
 not covered by the CPU test suite).
 
+Training one model on several workers
+-------------------------------------
+:func:`fit_on_dask` runs one estimator's ``fit`` data-parallel on N workers: they form a
+``torch.distributed`` process group and train with ``strategy="ddp"`` (see
+:class:`~sklearn_mlabnc.MLabNCClassifier`), and the fitted estimator comes back to the
+client.
+
 Examples
 --------
 >>> import dask
@@ -87,15 +94,18 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
-from .collapse import CollapseReport, CollapseStatistics, ReportOptions, nc4
+from ._parallel import init_process_group
+from .collapse import CollapseReport, CollapseStatistics, ReportOptions, collapse_report, nc4
 from .collapse._docstrings import REPORT_OPTIONS_DOC, Substitution
 from .collapse._geometry import as_host_matrix
 from .collapse._labels import is_torch, module_root
@@ -104,6 +114,7 @@ from .collapse._outputs import linear_logits, soft_iou_from_sums, soft_iou_sums
 __all__ = [
     "collapse_report_from_dask",
     "collapse_statistics_from_dask",
+    "fit_on_dask",
 ]
 
 _DEFAULT_SPLIT_EVERY = 8
@@ -417,7 +428,7 @@ def collapse_report_from_dask(
         ]
         iou = _tree_reduce(dask, parts, _sum_arrays, split)
     stats, iou_sums = dask.compute(tree, iou, scheduler=scheduler)
-    rep = stats.report(W=Wm, b=bv, options=opts)
+    rep = collapse_report(stats, W=Wm, b=bv, options=opts)
 
     soft = math.nan
     if iou_sums is not None:
@@ -445,3 +456,125 @@ def _host_array(A: Any, shape: tuple[int, ...], name: str) -> np.ndarray | None:
     if _is_dask_collection(A):
         A = A.compute()
     return as_host_matrix(A, shape, name)
+
+
+# ------------------------------------------------------------- data-parallel training
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit", "set_params"])],
+        "n_workers": [None, Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def fit_on_dask(estimator: Any, X: Any, y: Any, *, client: Any = None, n_workers=None) -> Any:
+    """Fit an estimator data-parallel on Dask workers, one ``torch.distributed`` process each.
+
+    The workers form a process group (gloo for CPU tensors, NCCL for CUDA ones when the
+    workers have GPUs), each runs ``fit`` with ``strategy="ddp"`` on the same ``X, y``
+    (scattered to them once), and rank 0's fitted estimator, the same as every rank's, is
+    returned. The result equals a one-process fit up to rounding for backbones without
+    BatchNorm or dropout (see the user guide's scaling page). Each worker must be its own
+    process (``processes=True``, one thread per worker is best); give each its own GPU
+    with ``dask_cuda.LocalCUDACluster`` or ``CUDA_VISIBLE_DEVICES``. A model trained on
+    GPU workers comes back with its tensors on the GPU.
+
+    Parameters
+    ----------
+    estimator : MLabNCClassifier
+        The estimator to fit (left unchanged: a fitted copy is returned).
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Training inputs.
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Targets.
+    client : distributed.Client, default=None
+        The cluster's client; ``None`` uses the current default client.
+    n_workers : int, default=None
+        Number of workers (processes) to train on; ``None`` uses every worker.
+
+    Returns
+    -------
+    estimator : MLabNCClassifier
+        A fitted copy of ``estimator`` (with ``strategy="ddp"``).
+
+    Examples
+    --------
+    >>> import functools
+    >>> import numpy as np
+    >>> from distributed import Client, LocalCluster
+    >>> from sklearn_mlabnc import MLabNCClassifier
+    >>> from sklearn_mlabnc.backbones import MLP
+    >>> from sklearn_mlabnc.distributed import fit_on_dask
+    >>> X = np.random.default_rng(0).normal(size=(64, 4))
+    >>> Y = (X[:, :3] > 0).astype(int)
+    >>> clf = MLabNCClassifier(
+    ...     functools.partial(MLP, hidden_layer_sizes=(8,), batch_norm=False),
+    ...     max_epochs=2, random_state=0,
+    ... )
+    >>> cluster = LocalCluster(n_workers=2, threads_per_worker=1)  # doctest: +SKIP
+    >>> with Client(cluster) as client:  # doctest: +SKIP
+    ...     fitted = fit_on_dask(clf, X, Y, client=client)
+    >>> fitted.predict(X[:2]).shape  # doctest: +SKIP
+    (2, 3)
+
+    The cluster lines are skipped by the documentation tests (starting worker processes
+    takes seconds); ``tests/test_parallel.py`` runs the same call.
+    """
+    from distributed import default_client
+    from distributed.comm import get_address_host
+    from sklearn.base import clone
+
+    client = default_client() if client is None else client
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    n_workers = len(workers) if n_workers is None else n_workers
+    if not workers or n_workers > len(workers):
+        raise ValueError(
+            f"fit_on_dask needs {n_workers} workers; the cluster has {len(workers)}. Start "
+            "more workers or pass a smaller n_workers."
+        )
+    workers = workers[:n_workers]
+    pids = client.run(os.getpid, workers=workers)
+    if len(set(pids.values())) < len(workers):
+        raise ValueError(
+            "fit_on_dask needs each worker in its own process (a process joins one "
+            "torch.distributed group); start the cluster with processes=True, e.g. "
+            "LocalCluster(processes=True, threads_per_worker=1)."
+        )
+    host = get_address_host(workers[0])
+    port = client.run(_free_port, host, workers=[workers[0]])[workers[0]]
+    address = f"tcp://{host}:{port}"
+    estimator = clone(estimator).set_params(strategy="ddp")
+    X_remote, y_remote = client.scatter([X, y], workers=workers, broadcast=True)
+    futures = [
+        client.submit(
+            _fit_rank,
+            estimator,
+            X_remote,
+            y_remote,
+            rank,
+            len(workers),
+            address,
+            workers=[worker],
+            allow_other_workers=False,
+            pure=False,
+        )
+        for rank, worker in enumerate(workers)
+    ]
+    return client.gather(futures)[0]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _fit_rank(estimator: Any, X: Any, y: Any, rank: int, world: int, address: str) -> Any:
+    """One rank of :func:`fit_on_dask`, run on a worker: join the group, fit, leave."""
+    import torch.distributed as dist
+
+    init_process_group(address, rank=rank, world_size=world)
+    try:
+        estimator.fit(X, y)
+    finally:
+        dist.destroy_process_group()
+    return estimator if rank == 0 else None

@@ -11,7 +11,7 @@ from sklearn.preprocessing import MinMaxScaler
 from torch import nn
 
 from sklearn_mlabnc import MLabNCClassifier, MLabNCNetwork
-from sklearn_mlabnc.backbones import BasicBlock, ResNet18, SmallCNN
+from sklearn_mlabnc.backbones import MLP, BasicBlock, ResNet18, SmallCNN
 from sklearn_mlabnc.datasets import make_multilabel_digits
 
 DIGITS_CNN = partial(SmallCNN, input_shape=(1, 16, 16), channels=(8, 16))
@@ -272,3 +272,35 @@ def test_grid_search_over_head_in_pipeline(digits):
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.predict(X[:7]).shape == (7, Y.shape[1])
     assert search.best_estimator_["clf"].transform(X[:3]).shape[0] == 3
+
+
+def test_mlp_linear_feature_layer_has_nothing_after_the_last_linear():
+    torch.manual_seed(0)
+    mlp = MLP(12, hidden_layer_sizes=(16, 16), n_outputs=8, dropout=0.3, feature_layer="linear")
+    kinds = [type(layer).__name__ for layer in mlp.layers]
+    assert kinds[-1] == "Linear" and kinds.count("Linear") == 3
+    assert kinds.count("ReLU") == 2 and kinds.count("Dropout") == 2
+    assert mlp.n_outputs == 8
+    mlp.eval()
+    X = torch.randn(64, 12)
+    features = mlp(X)
+    # exactly the last linear layer applied to the penultimate block's output
+    assert torch.allclose(features, mlp.layers[-1](mlp.layers[:-1](X)))
+    assert (features < 0).any()  # no ReLU: features of any sign
+    # without n_outputs the last hidden width is the plain linear feature layer
+    last = MLP(12, hidden_layer_sizes=(16, 5), feature_layer="linear")
+    assert type(last.layers[-1]).__name__ == "Linear" and last.n_outputs == 5
+
+
+def test_mlp_rejects_an_unknown_feature_layer():
+    with pytest.raises(ValueError, match="feature_layer must be 'hidden' or 'linear'"):
+        MLP(4, feature_layer="relu")
+
+
+def test_linear_feature_layer_in_the_estimator_with_a_fixed_etf(digits):
+    X, Y = digits
+    module = partial(MLP, hidden_layer_sizes=(32,), feature_layer="linear")
+    clf = MLabNCClassifier(module, head="etf", feature_dim="n_classes", max_epochs=2)
+    clf.fit(X, Y)
+    H = clf.transform(X)
+    assert H.shape == (len(X), Y.shape[1]) and (H < 0).any()

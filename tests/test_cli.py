@@ -1,3 +1,5 @@
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -84,3 +86,54 @@ def test_reproduce_on_an_arff_path(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "pal, learned head" in out and "bce, learned head" in out
     assert "391 train / 202 test" in out
+
+
+def _strict_json(path):
+    def refuse(constant):
+        raise ValueError(f"non-finite number {constant} in {path}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_reproduce_writes_results_json_and_figures(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["reproduce", "--epochs", "2", "--every", "1", "--hidden", "16", "--feature-dim"]
+    argv += ["16", "--loss", "pal", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Library convention" in printed and "Paper convention" in printed
+    results = _strict_json(out / "results.json")
+    assert results["command"] == "mlabnc " + " ".join(argv)
+    runs = {run["name"]: run for run in results["runs"]}
+    assert set(runs) == {"pal, learned head", "pal, fixed ETF, d=K"}
+    # 256 inputs -> 16 (BatchNorm, ReLU) -> linear feature layer 16 -> head 10 (+ bias)
+    first = 256 * 16 + 16 + 2 * 16
+    assert runs["pal, learned head"]["trainable_params"] == first + 16 * 16 + 16 + 16 * 10 + 10
+    assert runs["pal, fixed ETF, d=K"]["trainable_params"] == first + 16 * 10 + 10 + 10
+    for run in runs.values():
+        assert [row["epoch"] for row in run["history"]] == [1, 2]
+        for key in ("train_loss", "feature_sq_norm", "train_nc1", "paper_nc1", "paper_nc_m_2"):
+            assert all(key in row for row in run["history"])
+        for convention in ("library", "paper"):
+            assert set(run["final"][convention]) >= {"nc1", "nc2_classifier", "nc3", "nc_m"}
+        assert 0 <= run["test"]["micro-F1"] <= 1 and 0 <= run["train_accuracy"] <= 1
+        assert len(run["tagwise"]["angle_deg"]) == 45  # every pair of the ten digits
+        assert run["ufm_c_m"]["2"] > 1
+    for png in ("collapse_curves_library.png", "collapse_curves_paper.png", "tagwise.png"):
+        assert (out / png).stat().st_size > 10_000
+
+
+def test_reproduce_never_prints_inf_or_nan(tmp_path, capsys):
+    # A feature penalty that kills the ReLU features: every collapse metric is undefined.
+    argv = ["reproduce", "--epochs", "4", "--every", "2", "--hidden", "64", "--feature-dim"]
+    argv += ["64", "--feature-layer", "hidden", "--feature-decay", "10", "--lr", "0.1"]
+    argv += ["--loss", "pal", "--head", "linear", "--quiet", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "features died" in captured.err
+    assert "n/a" in captured.out
+    assert not re.search(r"\b(inf|nan)\b", captured.out, flags=re.IGNORECASE)
+    assert not re.search(r"\b(inf|nan)\b", (tmp_path / "report.md").read_text(), re.IGNORECASE)
+    run = _strict_json(tmp_path / "results.json")["runs"][0]
+    assert run["final"]["library"]["nc1"] is None
+    assert any("features died" in message for message in run["warnings"])

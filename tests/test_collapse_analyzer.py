@@ -17,20 +17,9 @@ from sklearn_mlabnc.collapse import NeuralCollapseAnalyzer, collapse_report
 TINY = dict(hidden_layer_sizes=(16,), lr=1e-2, max_epochs=5, batch_size=32, random_state=0)
 
 
-def _data(n_labels=3, n=60, seed=0):
-    """Singletons and one pair per pair of consecutive labels, a clean function of X."""
-    rng = np.random.default_rng(seed)
-    sets = [[k] for k in range(n_labels)] + [[k, k + 1] for k in range(n_labels - 1)]
-    Y = np.zeros((n, n_labels), dtype=int)
-    for i in range(n):
-        Y[i, sets[i % len(sets)]] = 1
-    X = Y @ rng.normal(size=(n_labels, 6)) + 0.05 * rng.normal(size=(n, 6))
-    return X, Y
-
-
 @pytest.fixture(scope="module")
-def data():
-    return _data()
+def data(label_set_data):
+    return label_set_data()
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +69,9 @@ def test_analyzer_on_exact_collapse():
     np.testing.assert_allclose(nca.transform(H[pair]), expected, atol=1e-12)
 
 
-def test_analyzer_report_matches_collapse_report():
+def test_analyzer_report_matches_collapse_report(label_set_data):
     rng = np.random.default_rng(1)
-    _, Y = _data(n_labels=3, n=50, seed=1)
+    _, Y = label_set_data(n_labels=3, n=50, seed=1)
     H = Y @ rng.normal(size=(3, 5)) + 0.3 * rng.normal(size=(50, 5))
     W, b = rng.normal(size=(3, 5)), rng.normal(size=3)
     P = (H @ W.T + b > 0).astype(int)
@@ -138,9 +127,9 @@ def test_analyzer_warns_and_gives_nan_for_labels_never_seen_alone():
     assert np.isnan(nca.singleton_means_[3]).all()
 
 
-def test_analyzer_score_is_negative_nc1_and_tunes_in_grid_search():
+def test_analyzer_score_is_negative_nc1_and_tunes_in_grid_search(label_set_data):
     rng = np.random.default_rng(0)
-    _, Y = _data(n_labels=3, n=60)
+    _, Y = label_set_data(n_labels=3, n=60)
     H = Y @ rng.normal(size=(3, 4)) + 0.2 * rng.normal(size=(60, 4))
     nca = NeuralCollapseAnalyzer().fit(H, Y)
     assert nca.score(H, Y) == pytest.approx(-nca.report_.nc1)

@@ -345,14 +345,14 @@ def test_merge_associative_commutative(p, seed):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        ref = _report_fields(one_shot.report(W=p.W, b=p.b))
-        ref_notes = set(one_shot.report(W=p.W, b=p.b).notes)
+        ref = _report_fields(collapse_report(one_shot, W=p.W, b=p.b))
+        ref_notes = set(collapse_report(one_shot, W=p.W, b=p.b).notes)
         for name, st_ in candidates.items():
             assert st_.n_samples_ == p.n, name
             np.testing.assert_array_equal(st_.label_sets_, one_shot.label_sets_, err_msg=name)
             np.testing.assert_array_equal(st_.counts_, one_shot.counts_, err_msg=name)
             assert_allclose(st_.means_, one_shot.means_, rtol=1e-12, atol=1e-12, err_msg=name)
-            rep = st_.report(W=p.W, b=p.b)
+            rep = collapse_report(st_, W=p.W, b=p.b)
             got = _report_fields(rep)
             assert got.keys() == ref.keys(), name
             for k in ref:

@@ -68,8 +68,8 @@ def test_every_way_to_a_report_takes_the_same_options():
     opts = ReportOptions(classes="label_sets", global_mean="class_means", centered=False)
     stats = CollapseStatistics().partial_fit(H, Y)
     expected = collapse_report(H, Y, W, b, **opts.as_dict()).to_dict()
-    from_stats = stats.report(W=W, b=b, options=opts).to_dict()
-    from_kwargs = stats.report(W=W, b=b, **opts.as_dict()).to_dict()
+    from_stats = collapse_report(stats, W=W, b=b, options=opts).to_dict()
+    from_kwargs = collapse_report(stats, W=W, b=b, **opts.as_dict()).to_dict()
     nca = NeuralCollapseAnalyzer(W=W, b=b, **opts.as_dict()).fit(H, Y).report_.to_dict()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -78,7 +78,12 @@ def test_every_way_to_a_report_takes_the_same_options():
         for key in ("nc1", "nc2_means", "nc3", "nc_m_2", "option_classes", "option_centered"):
             assert got[key] == pytest.approx(expected[key], rel=1e-9), key
     with pytest.raises(TypeError, match=r"unknown report option\(s\) \['clases'\]"):
-        stats.report(clases="label_sets")
+        ReportOptions.from_kwargs(clases="label_sets")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'clases'"):
+        collapse_report(stats, clases="label_sets")
+    # keywords other than their defaults override the options
+    overridden = collapse_report(stats, W=W, b=b, options=opts, inverse="svd").to_dict()
+    assert (overridden["option_inverse"], overridden["option_classes"]) == ("svd", "label_sets")
 
 
 def test_collapse_report_accepts_statistics():
@@ -101,7 +106,6 @@ def test_report_options_paragraph_is_written_once_and_substituted():
     first = REPORT_OPTIONS_DOC.splitlines()[0]
     for obj in (
         collapse_report,
-        CollapseStatistics.report,
         NeuralCollapseAnalyzer,
         ReportOptions,
         collapse_report_from_dask,
@@ -151,7 +155,9 @@ def test_from_batches_equals_one_partial_fit():
         (H[a : a + 10], Y[a : a + 10]) for a in range(0, 90, 10)
     )
     np.testing.assert_allclose(many.means_, one.means_, rtol=1e-12)
-    assert many.report(W=W).nc1 == pytest.approx(one.report(W=W).nc1, rel=1e-10)
+    assert collapse_report(many, W=W).nc1 == pytest.approx(
+        collapse_report(one, W=W).nc1, rel=1e-10
+    )
 
 
 # ---------------------------------------------------------------------- projection

@@ -95,14 +95,14 @@ def test_batched_equals_one_shot(batch):
     np.testing.assert_array_equal(st.counts_, one.counts_)
     np.testing.assert_allclose(st.means_, one.means_, rtol=1e-12, atol=1e-12)
     for opts in OPTION_GRID:
-        assert_reports_close(one.report(W=W, **opts), st.report(W=W, **opts))
+        assert_reports_close(collapse_report(one, W=W, **opts), collapse_report(st, W=W, **opts))
 
 
 def test_internal_chunking_equals_one_shot():
     H, Y, W = make_data(seed=2)
     a = CollapseStatistics().partial_fit(H, Y)
     b = CollapseStatistics(chunk_size=5).partial_fit(H, Y)
-    assert_reports_close(a.report(W=W), b.report(W=W))
+    assert_reports_close(collapse_report(a, W=W), collapse_report(b, W=W))
 
 
 @pytest.mark.parametrize("splits", [(10,), (13, 40), (5, 30, 61)])
@@ -121,12 +121,14 @@ def test_merge_any_order(splits):
         np.testing.assert_array_equal(merged.counts_, one.counts_)
         np.testing.assert_allclose(merged.means_, one.means_, rtol=1e-12, atol=1e-12)
         for opts in OPTION_GRID[::3]:
-            assert_reports_close(one.report(W=W, **opts), merged.report(W=W, **opts))
+            assert_reports_close(
+                collapse_report(one, W=W, **opts), collapse_report(merged, W=W, **opts)
+            )
     # associativity with the operator form, and sum()
     left = functools.reduce(operator.add, parts)
     right = parts[0] + functools.reduce(operator.add, parts[1:], CollapseStatistics())
-    assert_reports_close(left.report(), right.report())
-    assert_reports_close(sum(parts).report(W=W), one.report(W=W))
+    assert_reports_close(collapse_report(left), collapse_report(right))
+    assert_reports_close(collapse_report(sum(parts), W=W), collapse_report(one, W=W))
 
 
 def test_merge_reconciles_different_shifts_exactly():
@@ -144,7 +146,7 @@ def test_merge_reconciles_different_shifts_exactly():
         np.testing.assert_allclose(
             within_scatter(m, key, sel), within_scatter(one, key, sel), rtol=1e-10, atol=1e-9
         )
-    assert_reports_close(one.report(W=W), m.report(W=W))
+    assert_reports_close(collapse_report(one, W=W), collapse_report(m, W=W))
     # the operands are not modified by +
     assert a.n_samples_ == 30 and b.n_samples_ == len(H) - 30
 
@@ -157,7 +159,7 @@ def test_merge_with_unfitted_and_self():
     double = CollapseStatistics().partial_fit(np.vstack([H, H]), np.vstack([Y, Y]))
     st2 = st + st
     np.testing.assert_array_equal(st2.counts_, double.counts_)
-    assert st2.report().nc1 == pytest.approx(double.report().nc1, rel=1e-10)
+    assert collapse_report(st2).nc1 == pytest.approx(collapse_report(double).nc1, rel=1e-10)
 
 
 @pytest.mark.parametrize("classes", ["singletons", "label_sets"])
@@ -171,7 +173,7 @@ def test_large_offset_is_stable(classes, inverse):
     st = CollapseStatistics()
     for a in range(0, len(H), 11):
         st.partial_fit(H[a : a + 11] + 1e6, Y[a : a + 11])
-    v = st.report(classes=classes, inverse=inverse).nc1
+    v = collapse_report(st, classes=classes, inverse=inverse).nc1
     assert abs(v - base) / base < 1e-6
     # centred NC2 is translation invariant as well
     assert nc2(H + 1e6, Y).means == pytest.approx(nc2(H, Y).means, rel=1e-6)
@@ -190,15 +192,15 @@ def test_torch_input_matches_numpy():
         st = CollapseStatistics(chunk_size=17).partial_fit(Ht, Yt)
         np.testing.assert_array_equal(st.counts_, ref.counts_)
         np.testing.assert_allclose(st.means_, ref.means_, rtol=1e-12, atol=1e-12)
-        assert_reports_close(ref.report(W=W), st.report(W=torch.from_numpy(W)))
+        assert_reports_close(collapse_report(ref, W=W), collapse_report(st, W=torch.from_numpy(W)))
     # float32 tensors are reduced in float64
     st32 = CollapseStatistics().partial_fit(torch.from_numpy(H).float(), torch.from_numpy(Y))
     ref32 = CollapseStatistics().partial_fit(H.astype(np.float32), Y)
-    assert_reports_close(ref32.report(), st32.report())
+    assert_reports_close(collapse_report(ref32), collapse_report(st32))
     # mixing torch and numpy batches
     mixed = CollapseStatistics().partial_fit(torch.from_numpy(H[:40]), Y[:40])
     mixed.partial_fit(H[40:], Y[40:])
-    assert_reports_close(ref.report(W=W), mixed.report(W=W))
+    assert_reports_close(collapse_report(ref, W=W), collapse_report(mixed, W=W))
 
 
 def test_sparse_inputs_match_dense():
@@ -207,14 +209,14 @@ def test_sparse_inputs_match_dense():
     ref = CollapseStatistics().partial_fit(H, Y)
     st = CollapseStatistics(chunk_size=13).partial_fit(sp.csr_matrix(H), sp.csc_matrix(Y))
     np.testing.assert_array_equal(st.counts_, ref.counts_)
-    assert_reports_close(ref.report(W=W), st.report(W=W))
+    assert_reports_close(collapse_report(ref, W=W), collapse_report(st, W=W))
 
 
 def test_bool_and_float_indicators_equivalent():
     H, Y, _ = make_data(seed=9)
     a = CollapseStatistics().partial_fit(H, Y.astype(bool))
     b = CollapseStatistics().partial_fit(H, Y.astype(float))
-    assert_reports_close(a.report(), b.report())
+    assert_reports_close(collapse_report(a), collapse_report(b))
 
 
 def test_many_labels_packed_keys():
@@ -243,10 +245,10 @@ def test_empty_label_rows_kept_and_excluded():
     assert st.multiplicities_[0] == 0 and st.counts_[0] == 5
     ref = CollapseStatistics().partial_fit(H, Y)
     for classes in ["singletons", "label_sets"]:
-        assert st.report(classes=classes).nc1 == pytest.approx(
-            ref.report(classes=classes).nc1, rel=1e-10
+        assert collapse_report(st, classes=classes).nc1 == pytest.approx(
+            collapse_report(ref, classes=classes).nc1, rel=1e-10
         )
-    assert any("no positive label" in n for n in st.report().notes)
+    assert any("no positive label" in n for n in collapse_report(st).notes)
 
 
 def test_memory_independent_of_n():
@@ -267,15 +269,16 @@ def test_pickle_and_repr():
     H, Y, W = make_data(seed=13)
     st = CollapseStatistics().partial_fit(H, Y)
     st2 = pickle.loads(pickle.dumps(st))
-    assert_reports_close(st.report(W=W), st2.report(W=W))
+    assert_reports_close(collapse_report(st, W=W), collapse_report(st2, W=W))
     assert "n_samples" in repr(st)
-    assert repr(CollapseStatistics()) == "CollapseStatistics(dtype=float64)"
+    assert repr(CollapseStatistics()) == "CollapseStatistics(dtype='auto')"
+    assert repr(CollapseStatistics(np.float32)) == "CollapseStatistics(dtype='float32')"
 
 
 def test_float32_accumulation_close():
     H, Y, W = make_data(seed=14)
-    a = CollapseStatistics().partial_fit(H, Y).report().nc1
-    b = CollapseStatistics(dtype=np.float32).partial_fit(H, Y).report().nc1
+    a = collapse_report(CollapseStatistics().partial_fit(H, Y)).nc1
+    b = collapse_report(CollapseStatistics(dtype=np.float32).partial_fit(H, Y)).nc1
     assert b == pytest.approx(a, rel=1e-4)
 
 
@@ -285,13 +288,13 @@ def test_empty_batch_is_noop():
     assert st.n_samples_ == 0
     st.partial_fit(H, Y)
     ref = CollapseStatistics().partial_fit(H, Y)
-    assert_reports_close(st.report(), ref.report())
+    assert_reports_close(collapse_report(st), collapse_report(ref))
 
 
 def test_collapse_report_equals_stats_report():
     H, Y, W = make_data(seed=16)
     a = collapse_report(H, Y, W)
-    b = CollapseStatistics().partial_fit(H, Y).report(W=W)
+    b = collapse_report(CollapseStatistics().partial_fit(H, Y), W=W)
     for k in ["nc1", "nc2_means", "nc2_classifier", "nc3"]:
         assert getattr(a, k) == pytest.approx(getattr(b, k), rel=1e-12)
 
@@ -302,7 +305,10 @@ def test_collapse_report_equals_stats_report():
     [
         (np.zeros((4, 3)), np.zeros((5, 2)), "H has 4 rows but Y has 5"),
         (np.zeros(4), np.zeros((4, 2)), "H must be 2-D"),
-        (np.zeros((4, 3)), np.zeros(4), "Y must be a 2-D"),
+        (np.zeros((4, 3)), np.zeros((4, 2, 1)), "Y must be a 2-D"),
+        (np.zeros((4, 3)), np.zeros(4), "1-D class labels must be integers"),
+        (np.zeros((2, 3)), np.array([0, -1]), "must lie in 0 .. 0"),
+        (np.zeros((4, 3)), np.zeros(5, dtype=int), "H has 4 rows but Y has 5"),
         (np.zeros((2, 3)), np.array([[0, 2], [1, 0]]), "0/1 indicator"),
         (np.zeros((2, 3)), np.array([[0.5, 1], [1, 0]]), "0/1 indicator"),
         (np.zeros((2, 3)), np.array([[np.nan, 1], [1, 0]]), "0/1 indicator"),
@@ -331,7 +337,7 @@ def test_bad_sparse_and_torch_inputs():
 def test_mismatch_between_batches_and_merges():
     H, Y, _ = make_data(seed=17)
     st = CollapseStatistics().partial_fit(H, Y)
-    before = st.report().nc1
+    before = collapse_report(st).nc1
     with pytest.raises(ValueError, match="Y has K=5 labels but earlier batches had K=4"):
         st.partial_fit(H[:3], np.hstack([Y[:3], Y[:3, :1]]))
     with pytest.raises(ValueError, match="H has d=11 features but earlier batches had d=12"):
@@ -340,7 +346,7 @@ def test_mismatch_between_batches_and_merges():
     bad[-1, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
         st.partial_fit(bad, Y[:5])
-    assert st.n_samples_ == len(H) and st.report().nc1 == before  # unchanged on error
+    assert st.n_samples_ == len(H) and collapse_report(st).nc1 == before  # unchanged on error
     other = CollapseStatistics().partial_fit(np.zeros((2, 12)), np.eye(2, 5))
     with pytest.raises(ValueError, match="cannot merge statistics with K=5 into K=4"):
         st.merge(other)
@@ -349,7 +355,7 @@ def test_mismatch_between_batches_and_merges():
         st.merge(other)
     with pytest.raises(TypeError, match="can only merge"):
         st.merge(3)
-    with pytest.raises(ValueError, match="dtype must be float64 or float32"):
+    with pytest.raises(ValueError, match="dtype must be .auto., float64 or float32"):
         CollapseStatistics(dtype=np.int32).partial_fit(H, Y)
 
 
@@ -358,7 +364,7 @@ def test_unfitted_attributes_raise():
     with pytest.raises(AttributeError, match="not fitted"):
         _ = st.means_
     with pytest.raises(AttributeError, match="not fitted"):
-        st.report()
+        collapse_report(st)
 
 
 # ------------------------------------------------------------------------- batches
@@ -371,7 +377,7 @@ def test_from_batches_of_a_dataloader_match_in_memory():
     ref = CollapseStatistics().partial_fit(H, Y)
     stats = CollapseStatistics.from_batches(DataLoader(TensorDataset(Ht, Yt), batch_size=7))
     assert stats.n_samples_ == len(H)
-    assert_reports_close(stats.report(W=W), ref.report(W=W))
+    assert_reports_close(collapse_report(stats, W=W), collapse_report(ref, W=W))
     np.testing.assert_allclose(stats.means_, ref.means_, rtol=1e-12)
     # shuffled batches, numpy batches from a generator, and a feature transform
     shuffled = DataLoader(
@@ -380,10 +386,12 @@ def test_from_batches_of_a_dataloader_match_in_memory():
         shuffle=True,
         generator=torch.Generator().manual_seed(0),
     )
-    assert_reports_close(CollapseStatistics.from_batches(shuffled).report(), ref.report())
+    assert_reports_close(
+        collapse_report(CollapseStatistics.from_batches(shuffled)), collapse_report(ref)
+    )
     gen = ((H[a : a + 9] / 2, Y[a : a + 9], "ignored") for a in range(0, len(H), 9))
     halved = CollapseStatistics.from_batches(gen, transform=lambda h: 2 * h)
-    assert_reports_close(halved.report(), ref.report())
+    assert_reports_close(collapse_report(halved), collapse_report(ref))
 
 
 def test_from_batches_errors():

@@ -21,15 +21,8 @@ ESTIMATORS = [
 ]
 
 # Estimator class name -> {check name: why it is expected to fail}.
-EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
-    "MLabNCClassifier": {
-        "check_methods_subset_invariance": (
-            "transform returns float32 network features; CPU BLAS kernels round differently "
-            "for different batch sizes (relative differences ~3e-7, above the check's 1e-7). "
-            "Predictions are unaffected (see test_predictions_do_not_depend_on_batching)."
-        ),
-    },
-}
+# (None today: inference is batch-invariant, see sklearn_mlabnc/_inference.py.)
+EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
 
 
 def _expected_failed_checks(estimator) -> dict[str, str]:

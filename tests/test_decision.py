@@ -188,3 +188,29 @@ def test_fit_rule_and_apply_rule_compose(rule):
     )
     np.testing.assert_array_equal(pred.numpy(), Y.astype(bool))
     assert default_rule("bce") == "threshold" and default_rule("pal") == "cardinality"
+
+
+@pytest.mark.parametrize("independent", [False, True])
+def test_per_label_rule_cuts_each_label_at_its_own_threshold(independent):
+    logits = torch.tensor([[2.0, 1.0, -1.0], [0.0, 0.5, 0.4]], dtype=torch.float64)
+    fractions = np.array([0.9, 0.3, 0.5])
+    background = torch.tensor([[-9.0], [9.0]], dtype=torch.float64)  # wins on row 1
+    out = apply_rule(
+        "per_label",
+        logits if independent else torch.cat([logits, background], dim=1),
+        logits,
+        has_background=not independent,
+        multiplicities=np.array([1]),
+        threshold=None,
+        prototypes=None,
+        independent=independent,
+        label_thresholds=fractions,
+    ).numpy()
+    if independent:  # sigmoid(z_k) >= t_k
+        expected = torch.sigmoid(logits).numpy() >= fractions
+        assert out[0].tolist() == [False, True, False]
+    else:  # p_k >= t_k max_j p_j, i.e. z_k - max z >= log t_k; nothing where background wins
+        gaps = (logits - logits.max(dim=1, keepdim=True).values).numpy()
+        expected = (gaps >= np.log(fractions)) & np.array([[True], [False]])
+        assert out[0].tolist() == [True, True, False]
+    np.testing.assert_array_equal(out, expected)

@@ -16,20 +16,9 @@ from sklearn_mlabnc import CollapseFeatures, MLabNCClassifier
 TINY = dict(hidden_layer_sizes=(16,), lr=1e-2, max_epochs=5, batch_size=32, random_state=0)
 
 
-def _data(n_labels=3, n=60, seed=0):
-    """Singletons and one pair per pair of consecutive labels, a clean function of X."""
-    rng = np.random.default_rng(seed)
-    sets = [[k] for k in range(n_labels)] + [[k, k + 1] for k in range(n_labels - 1)]
-    Y = np.zeros((n, n_labels), dtype=int)
-    for i in range(n):
-        Y[i, sets[i % len(sets)]] = 1
-    X = Y @ rng.normal(size=(n_labels, 6)) + 0.05 * rng.normal(size=(n, 6))
-    return X, Y
-
-
 @pytest.fixture(scope="module")
-def data():
-    return _data()
+def data(label_set_data):
+    return label_set_data()
 
 
 @pytest.fixture(scope="module")

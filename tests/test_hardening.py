@@ -42,9 +42,12 @@ CONVERSIONS = {
 @pytest.mark.parametrize("kind", CONVERSIONS)
 def test_input_representations_train_the_same_model(kind):
     X, Y = _data()
-    reference = MLabNCClassifier(**SMALL).fit(X, Y).predict_proba(X)
+    # float32 training: under bfloat16 the float16 rounding of the inputs changes the
+    # rounding of the products and the trajectories part by ~1e-2 over 15 epochs.
+    params = {**SMALL, "precision": "float32"}
+    reference = MLabNCClassifier(**params).fit(X, Y).predict_proba(X)
     Xc = CONVERSIONS[kind](X)
-    proba = MLabNCClassifier(**SMALL).fit(Xc, Y).predict_proba(Xc)
+    proba = MLabNCClassifier(**params).fit(Xc, Y).predict_proba(Xc)
     tol = 1e-2 if kind == "float16" else 1e-5  # float16 inputs lose precision on the way in
     np.testing.assert_allclose(proba, reference, atol=tol)
 
@@ -118,4 +121,4 @@ def test_keyboard_interrupt_keeps_a_usable_model():
     X, Y = _data()
     clf = MLabNCClassifier(callbacks=[_InterruptAt(3)], **SMALL).fit(X, Y)
     assert clf.n_iter_ == 3
-    assert clf.predict(X).shape == Y.shape and clf.decision_ == "cardinality"
+    assert clf.predict(X).shape == Y.shape and clf.decision_ in clf.decision_scores_

@@ -39,6 +39,20 @@ def test_bfloat16_autocast_returns_float32():
     assert logits.dtype == torch.float32 and features.dtype == torch.float32
 
 
+def test_autocast_applies_to_training_passes_only():
+    torch.manual_seed(0)
+    net = MLabNCNetwork(MLP(5, (64,), dropout=0.0), n_outputs=3, n_backbone_outputs=64)
+    x = torch.randn(16, 5)
+    train_exact = net(x)[0]  # float32 throughout
+    exact = net.eval()(x)
+    net.autocast_dtype = torch.bfloat16
+    for got, want in zip(net(x), exact, strict=True):  # evaluation: float32, bit for bit
+        assert torch.equal(got, want)
+    logits, _ = net.train()(x)  # training: bfloat16 matrix products, ~3 significant digits
+    assert not torch.equal(logits, train_exact)
+    torch.testing.assert_close(logits, train_exact, rtol=5e-2, atol=5e-2)
+
+
 def test_mlp_dropout_spares_the_feature_layer():
     net = MLP(5, (8, 8, 4), dropout=0.5)
     dropouts = [i for i, layer in enumerate(net.layers) if isinstance(layer, torch.nn.Dropout)]

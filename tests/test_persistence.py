@@ -152,13 +152,19 @@ RULES = {
     "cardinality": dict(decision="cardinality"),
     "prototype": dict(decision="prototype"),
     "bce sigmoid": dict(loss="bce", decision="threshold", threshold=0.4),
+    "per-label": dict(decision="per_label"),
+    "bce per-label": dict(loss="bce", decision="per_label"),
+    "auto": dict(decision="auto"),
+    "auto, bce": dict(loss="bce", decision="auto"),
 }
 
 
 def _perturbed_rule_changes_predictions(clf, X):
     """Whether the tuned parameter matters: changing it changes some prediction."""
     clone = pickle.loads(pickle.dumps(clf))
-    if hasattr(clone, "threshold_"):
+    if clone.decision_ == "per_label":
+        clone.label_thresholds_ = clone.label_thresholds_[::-1] * 0.5
+    elif hasattr(clone, "threshold_"):
         clone.threshold_ = 1.0 if clone.threshold_ < 0.5 else 0.05
     elif clone.decision_ == "prototype":
         clone._prototypes.atoms_ = clone._prototypes.atoms_[::-1].copy()
@@ -181,6 +187,9 @@ def test_save_load_and_pickle_keep_the_rule_and_what_it_tuned(rule, tmp_path):
         assert other.decision_ == clf.decision_, how
         assert getattr(other, "threshold_", None) == getattr(clf, "threshold_", None), how
         np.testing.assert_array_equal(other.multiplicities_, clf.multiplicities_)
+        assert getattr(other, "decision_scores_", None) == getattr(clf, "decision_scores_", None)
+        if clf.decision_ == "per_label":
+            np.testing.assert_array_equal(other.label_thresholds_, clf.label_thresholds_)
         if clf.decision_ == "prototype":
             np.testing.assert_array_equal(other._prototypes.atoms_, clf._prototypes.atoms_)
             assert other._prototypes.scales_ == clf._prototypes.scales_

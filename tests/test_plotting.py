@@ -16,6 +16,7 @@ from sklearn_mlabnc.plotting import (  # noqa: E402
     plot_etf_comparison,
     plot_geometry,
     plot_label_statistics,
+    plot_tagwise,
 )
 
 SETS = np.array(
@@ -394,3 +395,37 @@ def test_plotting_is_optional_and_not_imported_by_the_package():
     # the plotting package imports matplotlib only inside functions (or for type checking)
     for path in (root / "plotting").glob("*.py"):
         assert not any(n.startswith("matplotlib") for n in top_level_imports(path)), path
+
+
+# ------------------------------------------------------------------------- tag-wise view
+def _tagwise_toy():
+    from sklearn_mlabnc.collapse import tagwise_view
+
+    E = np.eye(3)
+    H = np.vstack([E, 0.8 * (E[0] + E[1]), E[0] + 0.2 * E[2]])
+    Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1]])
+    return tagwise_view(H, Y)
+
+
+def test_tagwise_plot_draws_the_views_numbers(tmp_path):
+    view = _tagwise_toy()
+    fig = plot_tagwise({"a": view, "b": view}, predicted_c_m={"a": {2: 1.5}})
+    ax_angle, ax_scale = fig.axes
+    angles = ax_angle.get_lines()[0].get_ydata()
+    # sorted angles, the exact 0 drawn at the log floor
+    np.testing.assert_allclose(angles, [1e-3, np.sort(view.angle)[1]])
+    dashed = [ln for ln in ax_angle.get_lines() if ln.get_linestyle() == "--"]
+    assert dashed[0].get_ydata()[0] == pytest.approx(view.reference_angle[2])
+    fitted = [ln for ln in ax_scale.get_lines() if ln.get_marker() == "o"][0]
+    np.testing.assert_allclose(fitted.get_ydata(), [1.0, view.c_m[2]])
+    crosses = [ln for ln in ax_scale.get_lines() if ln.get_marker() == "x"]
+    assert len(crosses) == 1 and crosses[0].get_ydata()[0] == 1.5
+    assert ax_angle.get_yscale() == "log"
+    fig.savefig(tmp_path / "tagwise.png")
+
+
+def test_tagwise_plot_rejects_bad_input():
+    with pytest.raises(ValueError, match="TagwiseView"):
+        plot_tagwise({"a": np.zeros(3)})
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_tagwise({})

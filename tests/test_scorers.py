@@ -39,20 +39,9 @@ READY = {
 }
 
 
-def _data(n_labels=3, n=72, seed=0):
-    """Singletons and consecutive pairs, a clean function of X."""
-    rng = np.random.default_rng(seed)
-    sets = [[k] for k in range(n_labels)] + [[k, k + 1] for k in range(n_labels - 1)]
-    Y = np.zeros((n, n_labels), dtype=int)
-    for i in range(n):
-        Y[i, sets[i % len(sets)]] = 1
-    X = 3 * Y @ rng.normal(size=(n_labels, 6)) + 0.3 * rng.normal(size=(n, 6))
-    return X, Y
-
-
 @pytest.fixture(scope="module")
-def data():
-    return _data()
+def data(label_set_data):
+    return label_set_data(n=72, scale=3.0, noise=0.3)
 
 
 @pytest.fixture(scope="module")

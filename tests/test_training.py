@@ -112,12 +112,12 @@ def test_optimizers_that_call_the_closure_repeatedly():
     assert losses[-1] < losses[0] and all(np.isfinite(losses))
 
 
-def test_penalized_loss_adds_the_summed_feature_norm():
+def test_penalized_loss_adds_the_per_sample_mean_feature_norm():
     logits, features = torch.randn(5, 3), torch.randn(5, 4)
     target = torch.eye(3)[[0, 1, 2, 0, 1]]
     base = PickAllLabelLoss()
     penalized = PenalizedLoss(base, feature_decay=0.1)((logits, features), target)
-    expected = base(logits, target) + 0.1 * (features**2).sum()
+    expected = base(logits, target) + 0.1 * (features**2).sum() / 5
     assert penalized.item() == pytest.approx(expected.item(), rel=1e-6)
 
 

@@ -2,18 +2,19 @@
 
 Streaming, mergeable sufficient statistics (:class:`CollapseStatistics`) and the MLab NC
 metrics computed from them: NC1 (:func:`nc1`), NC2 (:func:`nc2`), NC3 (:func:`nc3`), the
-tag-wise average NC_m (:func:`tagwise_average`), NC4 (:func:`nc4`), the soft IoU
-(:func:`soft_iou`), label statistics (:func:`label_statistics`), all of them at once
-(:func:`collapse_report` -> :class:`CollapseReport`, conventions in
-:class:`ReportOptions`), the per-sample collapse coordinates of
-:class:`NeuralCollapseAnalyzer`, and the curves recorded during training
-(:func:`collapse_curves`).
+tag-wise average NC_m (:func:`tagwise_average`; per label set: :func:`tagwise_view`), NC4
+(:func:`nc4`), the soft IoU (:func:`soft_iou`), label statistics
+(:func:`label_statistics`), all of them at once (:func:`collapse_report` ->
+:class:`CollapseReport`, conventions in :class:`ReportOptions`), the per-sample
+collapse coordinates of :class:`NeuralCollapseAnalyzer`, and the curves recorded during
+training (:func:`collapse_curves`).
 
 This subpackage imports nothing else from :mod:`sklearn_mlabnc`. Inside it, the flow is
 one way: labels (``_labels``) -> frozen summary (``_summary``) -> metric computations on
 a summary (``_geometry``, ``_outputs``) -> report assembly (``_report``) -> the
 accumulating statistics (``_statistics``) -> the public functions taking statistics or
-features (``_metrics``) -> the analyzer (``_analyzer``).
+features (``_metrics``) -> the per-label-set tag-wise view (``_tagwise``) -> the analyzer
+(``_analyzer``).
 """
 
 from ._analyzer import NeuralCollapseAnalyzer
@@ -23,6 +24,7 @@ from ._outputs import soft_iou
 from ._report import CollapseReport, ReportOptions, collapse_curves
 from ._statistics import CollapseStatistics
 from ._summary import CollapseSummary
+from ._tagwise import TagwiseView, tagwise_view
 
 __all__ = [
     "CollapseReport",
@@ -30,6 +32,7 @@ __all__ = [
     "CollapseSummary",
     "NeuralCollapseAnalyzer",
     "ReportOptions",
+    "TagwiseView",
     "collapse_curves",
     "collapse_report",
     "label_statistics",
@@ -39,4 +42,5 @@ __all__ = [
     "nc4",
     "soft_iou",
     "tagwise_average",
+    "tagwise_view",
 ]

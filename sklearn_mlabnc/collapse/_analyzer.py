@@ -21,7 +21,7 @@ from ._docstrings import REPORT_OPTIONS_DOC, Substitution
 from ._labels import as_indicator
 from ._metrics import nc1, nc4
 from ._outputs import linear_logits, soft_iou
-from ._report import OPTION_CONSTRAINTS, CollapseReport, ReportOptions
+from ._report import OPTION_CONSTRAINTS, CollapseReport, ReportOptions, report_from_summary
 from ._statistics import CollapseStatistics
 from ._summary import global_mean_of, singleton_index
 
@@ -204,7 +204,7 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
         stats = CollapseStatistics().partial_fit(H, indicator)
         W = None if self.W is None else np.asarray(self.W, dtype=np.float64)
         b = None if self.b is None else np.asarray(self.b, dtype=np.float64)
-        report = stats.report(W=W, b=b, options=self._report_options())
+        report = report_from_summary(stats.summary(), W=W, b=b, options=self._report_options())
         updates: dict[str, float] = {}
         if logits is None and W is not None:
             logits = linear_logits(H, W, b)

@@ -30,7 +30,7 @@ from ._geometry import (
     tagwise_from_summary,
 )
 from ._outputs import linear_logits, nc4_from_summary, soft_iou
-from ._report import OPTION_CONSTRAINTS, CollapseReport, ReportOptions
+from ._report import OPTION_CONSTRAINTS, CollapseReport, ReportOptions, report_from_summary
 from ._statistics import CollapseStatistics
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 _DATA = ["array-like", "sparse matrix"]
+# The report conventions' defaults (those of ReportOptions), to tell which were given.
+_REPORT_DEFAULTS = {k: getattr(ReportOptions(), k) for k in OPTION_CONSTRAINTS}
 
 
 def _get_stats(stats_or_H: Any, Y: Any, fname: str) -> CollapseStatistics:
@@ -391,6 +393,7 @@ def nc4(
         "logits": [None, "array-like"],
         "predictions": [None, *_DATA],
         **OPTION_CONSTRAINTS,
+        "options": [None, ReportOptions],
     },
     prefer_skip_nested_validation=True,
 )
@@ -410,6 +413,7 @@ def collapse_report(
     tagwise_centered: bool = False,
     max_subsets: int = 2000,
     random_state: int = 0,
+    options: ReportOptions | None = None,
 ) -> CollapseReport:
     """All MLab NC metrics of statistics, or of features ``H`` with labels ``Y``, in one report.
 
@@ -438,6 +442,9 @@ shape (n, d)
     predictions : array-like of shape (n, K), optional
         Predicted label sets for NC4.
     {report_options}
+    options : ReportOptions, default=None
+        All the conventions at once (as a :class:`ReportOptions`); conventions also
+        passed as keywords, other than their defaults, override it.
 
     Returns
     -------
@@ -459,7 +466,7 @@ shape (n, d)
     (0.0, 0.7)
     """
     stats = _get_stats(stats_or_H, Y, "collapse_report")
-    options = ReportOptions(
+    given = dict(
         classes=classes,
         inverse=inverse,
         global_mean=global_mean,
@@ -468,7 +475,10 @@ shape (n, d)
         max_subsets=max_subsets,
         random_state=random_state,
     )
-    rep = stats.report(W=W, b=b, options=options)
+    if options is not None:  # conventions passed as keywords override ``options``
+        given = {k: v for k, v in given.items() if v != _REPORT_DEFAULTS[k]}
+    options = ReportOptions.from_kwargs(options, **given)
+    rep = report_from_summary(stats.summary(), W=W, b=b, options=options)
     if stats_or_H is stats:
         if logits is not None or predictions is not None:
             raise ValueError(

@@ -18,6 +18,8 @@ here use the constrained layout; call ``fig.savefig(...)`` or ``plt.show()`` as 
   3-D PCA projection.
 - :func:`plot_etf_comparison`: pairwise cosines of classifier rows against the simplex-ETF
   value ``-1/(K-1)``, one heatmap per model.
+- :func:`plot_tagwise`: the tag-wise average without a projection: each label set's angle
+  to the sum of its singleton means, and the fitted ``c_m`` against ``m``.
 - :func:`plot_label_statistics`: samples per multiplicity and per label set, flagging
   imbalance within a multiplicity (the UFM theorem assumes balance there).
 """
@@ -26,10 +28,12 @@ from ._curves import plot_collapse_curves
 from ._geometry import plot_geometry
 from ._heads import plot_etf_comparison
 from ._labels import plot_label_statistics
+from ._tagwise import plot_tagwise
 
 __all__ = [
     "plot_collapse_curves",
     "plot_etf_comparison",
     "plot_geometry",
     "plot_label_statistics",
+    "plot_tagwise",
 ]

@@ -1,0 +1,361 @@
+"""The paper reproduction behind ``mlabnc reproduce``: its protocol, runs and records.
+
+:data:`PROTOCOL` is the training protocol under which both heads of the multi-label
+digits reach the terminal phase and multi-label neural collapse within CPU minutes (found
+by measurement; see the benchmarks page). :func:`run_experiment` trains one configuration
+and returns its :class:`RunRecord`: the fitted model, the per-epoch history with the
+collapse metrics in the library's convention and in the paper's, the final metrics in
+both, the tag-wise view, test scores, training accuracy, trainable parameters and the
+warnings raised. :func:`results_document` gathers the records into the JSON written as
+``results.json``. Drawing and printing are the command line's.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._decision import default_rule
+from .callbacks import CollapseMonitor
+from .collapse import collapse_curves, collapse_report, tagwise_view
+
+__all__ = [
+    "CONVENTIONS",
+    "PROTOCOL",
+    "PaperConventionMonitor",
+    "RunRecord",
+    "finite_or_none",
+    "make_configs",
+    "results_document",
+    "run_experiment",
+    "ufm_prediction",
+]
+
+#: Training protocol of the reproduction (all heads and losses): SGD with momentum and a
+#: cosine schedule, no dropout, weight decay on every parameter and a per-sample feature
+#: penalty; the MLP backbone ends in a plain linear feature layer (``feature_layer``).
+PROTOCOL: dict[str, Any] = dict(
+    optimizer="sgd",
+    lr=0.05,
+    momentum=0.9,
+    lr_schedule="cosine",
+    max_epochs=200,
+    batch_size=128,
+    weight_decay=5e-3,
+    feature_decay=0.03,
+    dropout=0.0,
+)
+#: Report conventions: the library's defaults, and the paper's code (global mean of its
+#: ``utility.py``, uncentred singleton means in NC2; both use the singleton classes and the
+#: uncentred tag-wise average).
+CONVENTIONS: dict[str, dict[str, Any]] = {
+    "library": {},
+    "paper": {"global_mean": "paper", "centered": False},
+}
+HEAD_NAMES = {"linear": "learned head", "etf": "fixed ETF, d=K"}
+_SUMMARY_KEYS = ("nc1", "nc2_classifier", "nc2_means", "nc3")
+
+
+class PaperConventionMonitor(CollapseMonitor):
+    """A :class:`CollapseMonitor` in the paper's convention, recording ``paper_<metric>``.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc._reproduce import PaperConventionMonitor
+    >>> from sklearn.base import clone
+    >>> clone(PaperConventionMonitor(5)).report_options
+    {'global_mean': 'paper', 'centered': False}
+    """
+
+    def __init__(
+        self,
+        every: int = 10,
+        on=("train",),
+        n_labels: int | None = None,
+        report_options: dict | None = None,
+    ) -> None:
+        # The parent's parameters, with the options as one dict, so clone() can copy it.
+        super().__init__(every, on, n_labels)
+        self.report_options = (
+            dict(CONVENTIONS["paper"]) if report_options is None else report_options
+        )
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        epoch = len(net.history)
+        if dataset_train is None or (epoch % self.every and epoch not in (1, net.max_epochs)):
+            return
+        for key, value in self.report(net, dataset_train).to_dict().items():
+            if isinstance(value, float) and not key.startswith(("n_", "bias")):
+                net.history.record(f"paper_{key}", value)
+
+
+@dataclass
+class RunRecord:
+    """One trained configuration of the reproduction and everything measured on it."""
+
+    name: str
+    config: dict
+    model: Any
+    seconds: float
+    history: list[dict]
+    final: dict[str, dict[str, float]]
+    curves: dict[str, dict[str, list]]
+    tagwise: Any
+    test: dict[str, float]
+    train_accuracy: float
+    trainable_params: int
+    ufm_c_m: dict[int, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self, convention: str) -> dict[str, Any]:
+        """One table row: scores and the final metrics in ``convention``."""
+        final, curve = self.final[convention], self.curves[convention].get("nc1", [])
+        first = curve[0] if curve else math.nan
+        fall = first / final["nc1"] if final["nc1"] and final["nc1"] > 0 else math.nan
+        row = {
+            "model": self.name,
+            "micro-F1": self.test["micro-F1"],
+            "train acc": self.train_accuracy,
+            "params": self.trainable_params,
+            "NC1 first": first,
+            "NC1": final["nc1"],
+            "NC1 fall": fall,
+            "NC2 (W)": final["nc2_classifier"],
+            "NC2 (means)": final["nc2_means"],
+            "NC3": final["nc3"],
+        }
+        for m, value in sorted(final.get("nc_m", {}).items()):
+            row[f"NC_m (m={m})"] = value
+        for m, value in sorted(final.get("c_m", {}).items()):
+            row[f"c_{m}"] = value
+        row["fit (s)"] = self.seconds
+        return row
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-ready values (NaN and inf become ``null``)."""
+        return finite_or_none(
+            {
+                "name": self.name,
+                "config": {k: v for k, v in self.config.items() if k != "module"},
+                "seconds": self.seconds,
+                "trainable_params": self.trainable_params,
+                "train_accuracy": self.train_accuracy,
+                "test": self.test,
+                "final": self.final,
+                "ufm_c_m": self.ufm_c_m,
+                "tagwise": {
+                    "labels": [list(s) for s in self.tagwise.labels],
+                    "angle_deg": self.tagwise.angle.tolist(),
+                    "scale": self.tagwise.scale.tolist(),
+                    "c_m": self.tagwise.c_m,
+                    "reference_angle_deg": self.tagwise.reference_angle,
+                },
+                "history": self.history,
+                "warnings": self.warnings,
+            }
+        )
+
+
+def make_configs(losses, heads, module_for, feature_dim) -> dict[str, dict]:
+    """``{name: classifier parameters}`` over losses and heads (ETF heads with d = K).
+
+    ``module_for(head)`` gives the backbone; ``feature_dim`` is the learned head's ``d``. The
+    decision rule is the loss's default (cardinality for PAL, the sigmoid cut for BCE),
+    fixed, so that no fold models are trained to choose one.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc._reproduce import make_configs
+    >>> configs = make_configs(["pal"], ["linear", "etf"], lambda head: None, 512)
+    >>> {name: c["feature_dim"] for name, c in configs.items()}
+    {'pal, learned head': 512, 'pal, fixed ETF, d=K': 'n_classes'}
+    """
+    configs = {}
+    for loss in losses:
+        for head in heads:
+            dim = "n_classes" if head == "etf" else feature_dim
+            configs[f"{loss}, {HEAD_NAMES[head]}"] = dict(
+                loss=loss,
+                head=head,
+                module=module_for(head),
+                feature_dim=dim,
+                decision=default_rule(loss),
+            )
+    return configs
+
+
+def run_experiment(name: str, params: dict, data, *, every: int) -> RunRecord:
+    """Train ``MLabNCClassifier(**params)`` on ``data`` and measure everything.
+
+    ``data`` is ``(X_train, Y_train, X_test, Y_test)``; the collapse metrics are recorded
+    every ``every`` epochs in both conventions.
+    """
+    from sklearn.metrics import f1_score, hamming_loss
+
+    from ._classifier import MLabNCClassifier
+
+    X_train, Y_train, X_test, Y_test = data
+    monitor = PaperConventionMonitor(every, n_labels=Y_train.shape[1])
+    clf = MLabNCClassifier(collapse_every=every, callbacks=[("paper_monitor", monitor)], **params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        clf.fit(X_train, Y_train)
+        seconds = time.perf_counter() - start
+        H = clf.transform(X_train)
+        W, b = clf.coef_, clf.intercept_
+        final = {
+            convention: _final_metrics(H, Y_train, W, b, options)
+            for convention, options in CONVENTIONS.items()
+        }
+        view = tagwise_view(H, Y_train)
+        Y_pred = clf.predict(X_test)
+        train_accuracy = float(np.mean(np.all(clf.predict(X_train) == Y_train, axis=1)))
+    test = {
+        "micro-F1": float(f1_score(Y_test, Y_pred, average="micro", zero_division=0)),
+        "macro-F1": float(f1_score(Y_test, Y_pred, average="macro", zero_division=0)),
+        "Hamming": float(hamming_loss(Y_test, Y_pred)),
+    }
+    curves = {
+        "library": collapse_curves(clf.history_, "train"),
+        "paper": collapse_curves(clf.history_, "paper"),
+    }
+    n_params = sum(p.numel() for p in clf.net_.module_.parameters() if p.requires_grad)
+    config = {**params, "collapse_every": every}
+    return RunRecord(
+        name=name,
+        config=config,
+        model=clf,
+        seconds=seconds,
+        history=[_epoch_row(row) for row in clf.history_],
+        final=final,
+        curves=curves,
+        tagwise=view,
+        test=test,
+        train_accuracy=train_accuracy,
+        trainable_params=int(n_params),
+        ufm_c_m=ufm_prediction(Y_train, params),
+        warnings=_messages(caught),
+    )
+
+
+def ufm_prediction(Y: np.ndarray, params: dict) -> dict[int, float]:
+    """``c_m`` of the UFM optimum for these label counts and decays, when it applies.
+
+    The reduced problem needs PAL or PAL-N and every label set of each multiplicity present
+    with the same count; otherwise (e.g. BCE) the result is empty. The classifier's
+    per-sample ``feature_decay`` is the UFM's ``lambda_H = 2 feature_decay / N``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mlabnc._reproduce import ufm_prediction
+    >>> Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]])
+    >>> c = ufm_prediction(Y, {"loss": "pal", "weight_decay": 5e-3, "feature_decay": 0.03})
+    >>> sorted(c), bool(1 < c[2] < 2)
+    ([2], True)
+    >>> ufm_prediction(Y, {"loss": "bce", "weight_decay": 5e-3, "feature_decay": 0.03})
+    {}
+    """
+    from .ufm import reduced_problem
+
+    if params.get("loss", "pal") not in ("pal", "pal_normalized"):
+        return {}
+    sets, counts = np.unique(np.asarray(Y, dtype=int), axis=0, return_counts=True)
+    sizes = sets.sum(axis=1)
+    K = Y.shape[1]
+    per_m = {}
+    for m in np.unique(sizes):
+        here = counts[sizes == m]
+        if m < 1 or len(here) != math.comb(K, int(m)) or len(set(here.tolist())) != 1:
+            return {}
+        per_m[int(m)] = int(here[0])
+    if 1 not in per_m or len(per_m) < 2:
+        return {}
+    try:
+        solution = reduced_problem(
+            per_m,
+            K,
+            loss=params["loss"],
+            weight_decay=params["weight_decay"],
+            feature_decay=2.0 * params["feature_decay"] / len(Y),
+        )
+    except ValueError:
+        return {}
+    return {int(m): float(c) for m, c in solution.c_m.items() if m >= 2}
+
+
+def results_document(records: list[RunRecord], *, command: str, dataset: str) -> dict:
+    """The ``results.json`` document: the command, the conventions and every run."""
+    return {
+        "command": command,
+        "dataset": dataset,
+        "conventions": {
+            "library": "singleton classes, global mean = sample-weighted mean of the "
+            "singleton samples, NC2 of centred means, uncentred NC_m",
+            "paper": "the official code's: global mean = sum of the singleton features "
+            "divided by all samples, NC2 of uncentred means, uncentred NC_m",
+        },
+        "runs": [record.to_json() for record in records],
+    }
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value`` with NaN/inf floats replaced by ``None`` and numpy scalars made Python.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc._reproduce import finite_or_none
+    >>> finite_or_none({"a": float("nan"), "b": [1.5, float("inf")], 2: (3,)})
+    {'a': None, 'b': [1.5, None], '2': [3]}
+    """
+    if isinstance(value, dict):
+        return {str(k): finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.ndarray):
+        return finite_or_none(value.tolist())
+    return value if isinstance(value, (str, type(None))) else str(value)
+
+
+def mlp_module(hidden, feature_layer: str):
+    """The MLP backbone factory of the reproduction (no dropout)."""
+    from .backbones import MLP
+
+    return functools.partial(
+        MLP, hidden_layer_sizes=tuple(hidden), feature_layer=feature_layer, dropout=0.0
+    )
+
+
+def _final_metrics(H, Y, W, b, options: dict) -> dict[str, Any]:
+    report = collapse_report(H, Y, W=W, b=b, **options)
+    out = {key: float(getattr(report, key)) for key in _SUMMARY_KEYS}
+    out["nc_m"] = {int(m): float(v) for m, v in report.nc_m.items()}
+    out["c_m"] = {int(m): float(v) for m, v in report.c_m.items()}
+    return out
+
+
+def _epoch_row(row: dict) -> dict:
+    """A history row without skorch's per-batch records and bookkeeping."""
+    return {k: v for k, v in row.items() if k != "batches" and not k.endswith("_best")}
+
+
+def _messages(caught) -> list[str]:
+    seen: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        if text not in seen:
+            seen.append(text)
+    return seen
