@@ -30,6 +30,8 @@ CPU = {
     "collapse": ["--blas-threads", "2"],
     "quality": [],
     "time_to_quality": [],
+    "predict_memory": [],
+    "precision_quality": [],
 }
 # On a GPU: the sections that have a device path, at their quick sizes.
 GPU = {
