@@ -163,15 +163,19 @@ def _demo(args: argparse.Namespace) -> int:
         f"multi-label digits: {len(X_train)} train / {len(X_test)} test canvases, "
         f"{Y_train.shape[1]} labels, label sets of size 1 and 2"
     )
-    configs = {
-        "learned head": dict(head="linear"),
+    configs = {  # the linear feature layer has d = 256 (learned) or d = K (ETF) outputs
+        "learned head": dict(head="linear", feature_dim=256),
         "fixed ETF, d=K": dict(head="etf", feature_dim="n_classes"),
     }
-    # Adam with a light feature penalty collapses within a CPU minute; `mlabnc reproduce`
-    # runs the paper's SGD protocol.
+    # The reproduction's protocol (a linear feature layer, SGD, weight and feature decay) on
+    # a smaller MLP and fewer epochs: both heads move towards collapse within seconds, where
+    # Adam with ReLU features left the learned head's NC2 and NC_m flat. `mlabnc reproduce`
+    # runs the full protocol to the terminal phase.
+    from . import _reproduce as rp
+
     common = {
-        "hidden_layer_sizes": (256, 256),
-        "feature_decay": 0.0128,
+        **rp.PROTOCOL,
+        "module": rp.mlp_module((256, 256), "linear"),
         "max_epochs": args.epochs,
         "collapse_every": max(1, args.epochs // 12),
     }
