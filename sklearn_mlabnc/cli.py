@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._reproduce import PROTOCOL
+from . import _reproduce as rp
 
 __all__ = ["main"]
 
@@ -171,8 +171,6 @@ def _demo(args: argparse.Namespace) -> int:
     # a smaller MLP and fewer epochs: both heads move towards collapse within seconds, where
     # Adam with ReLU features left the learned head's NC2 and NC_m flat. `mlabnc reproduce`
     # runs the full protocol to the terminal phase.
-    from . import _reproduce as rp
-
     common = {
         **rp.PROTOCOL,
         "module": rp.mlp_module((256, 256), "linear"),
@@ -192,7 +190,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from . import _reproduce as rp
 
     X_train, Y_train, X_test, Y_test, labels, shape = _load(args.dataset, args.data_dir, args.seed)
     if args.backbone == "mlp":
@@ -281,20 +278,7 @@ def _write_reproduction(out: Path, command, tables, notes, records, labels) -> N
     for convention, table in tables.items():
         lines += ["", f"## {_CONVENTION_TITLES[convention]}", "", table]
     lines += ["", *notes]
-    try:
-        figures = _reproduction_figures(records, labels)
-    except ImportError as exc:
-        hint = (
-            "No plots written: they need matplotlib, the package's 'plot' extra. Install it "
-            '(pip install matplotlib, or pip install ".[plot]" in a checkout) and run again.'
-        )
-        print(hint, file=sys.stderr)
-        lines += ["", f"{hint} ({exc})"]
-        figures = {}
-    for name, (figure, caption) in figures.items():
-        figure.savefig(out / name, dpi=110, bbox_inches="tight")
-        lines += ["", f"## {caption}", "", f"![{caption}]({name})"]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    _write_with_figures(out, lines, lambda: _reproduction_figures(records, labels), dpi=110)
 
 
 def _reproduction_figures(records, labels) -> dict:
@@ -344,8 +328,13 @@ def _write_report(out: Path, title, rows, models, train, labels, args) -> None:
         "",
         _markdown_table(rows),
     ]
+    _write_with_figures(out, lines, lambda: _figures(models, train, labels), dpi=120)
+
+
+def _write_with_figures(out: Path, lines: list[str], make_figures, dpi: int) -> None:
+    """Save the figures ``make_figures()`` draws and write ``report.md`` linking them."""
     try:
-        figures = _figures(models, train, labels)
+        figures = make_figures()
     except ImportError as exc:
         # Said on the terminal too: a report folder without its figures is easy to miss.
         hint = (
@@ -353,11 +342,11 @@ def _write_report(out: Path, title, rows, models, train, labels, args) -> None:
             '(pip install matplotlib, or pip install ".[plot]" in a checkout) and run again.'
         )
         print(hint, file=sys.stderr)
-        lines += ["", f"{hint} ({exc})"]
+        lines = [*lines, "", f"{hint} ({exc})"]
         figures = {}
     for name, (figure, caption) in figures.items():
-        figure.savefig(out / name, dpi=120, bbox_inches="tight")
-        lines += ["", f"## {caption}", "", f"![{caption}]({name})"]
+        figure.savefig(out / name, dpi=dpi, bbox_inches="tight")
+        lines = [*lines, "", f"## {caption}", "", f"![{caption}]({name})"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
 
 
@@ -522,17 +511,17 @@ def _parser() -> argparse.ArgumentParser:
         default=["pal", "pal_normalized", "bce"],
     )
     rep.add_argument("--head", nargs="+", choices=("linear", "etf"), default=["linear", "etf"])
-    rep.add_argument("--lr", type=float, default=PROTOCOL["lr"], help="SGD learning rate")
-    rep.add_argument("--batch-size", type=_positive, default=PROTOCOL["batch_size"])
-    rep.add_argument("--weight-decay", type=float, default=PROTOCOL["weight_decay"])
+    rep.add_argument("--lr", type=float, default=rp.PROTOCOL["lr"], help="SGD learning rate")
+    rep.add_argument("--batch-size", type=_positive, default=rp.PROTOCOL["batch_size"])
+    rep.add_argument("--weight-decay", type=float, default=rp.PROTOCOL["weight_decay"])
     rep.add_argument(
         "--feature-decay",
         type=float,
-        default=PROTOCOL["feature_decay"],
+        default=rp.PROTOCOL["feature_decay"],
         help="per-sample feature penalty (UFM lambda_H = 2 x this / n_samples)",
     )
     rep.add_argument("--every", type=_positive, default=10, help="NC metrics every k epochs")
-    run_options(rep, PROTOCOL["max_epochs"])
+    run_options(rep, rp.PROTOCOL["max_epochs"])
     rep.set_defaults(run=_reproduce)
 
     ufm = commands.add_parser("ufm", help="UFM optimum vs the reduced closed form")

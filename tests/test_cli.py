@@ -1,6 +1,7 @@
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,18 @@ def test_demo_writes_a_report_with_plots(tmp_path, capsys):
     for png in ("collapse_curves.png", "geometry.png", "etf_comparison.png"):
         assert (out / png).stat().st_size > 10_000
         assert f"]({png})" in report
+
+
+def test_demo_without_matplotlib_says_so_and_writes_the_table(tmp_path, capsys, monkeypatch):
+    # matplotlib is the optional 'plot' extra: a blocked import stands for its absence.
+    for name in ("matplotlib", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, name, None)
+    out = tmp_path / "report"
+    assert main(["demo", "--epochs", "2", "--quiet", "--out", str(out)]) == 0
+    assert "No plots written" in capsys.readouterr().err
+    report = (out / "report.md").read_text()
+    assert "| model" in report and "No plots written" in report
+    assert not list(out.glob("*.png"))
 
 
 @pytest.mark.skipif(not SHARED_MULAN.is_dir(), reason="../shared/data/mulan is not present")
