@@ -4,10 +4,11 @@ common test micro-F1, on multi-label digits and on the MULAN ``yeast`` split.
 Each contender trains as a user would run it, and its test micro-F1 is recorded after every
 epoch against the training wall time spent so far (evaluation time excluded):
 
-- ``MLabNCClassifier()``: the library defaults (40 epochs, cosine schedule, cardinality
-  rule). A callback snapshots the network after each epoch; after ``fit`` each snapshot is
-  loaded back and scored with the estimator's own ``predict``, so every point is exactly the
-  model a user would have had at that epoch of the default run.
+- ``MLabNCClassifier()``: the library defaults (40 epochs, cosine schedule, the decision
+  rule chosen from out-of-fold scores, ``decision="auto"``). A callback snapshots the
+  network after each epoch; after ``fit`` each snapshot is loaded back and scored with the
+  estimator's own ``predict``, so every point is exactly the model a user would have had
+  at that epoch of the default run.
 - ``MLPClassifier(hidden_layer_sizes=...)``: scikit-learn's MLP with its defaults (Adam,
   lr 1e-3, batch 200), trained one epoch per ``partial_fit`` call (the same loop as ``fit``)
   and stopped by ``fit``'s own rule (training loss not improving by ``tol`` for
@@ -76,17 +77,21 @@ def load(name, data_dir):
 
 
 class EpochSnapshots(Callback):
-    """Keeps a copy of the network after every epoch and the training time up to then."""
+    """Keeps a copy of the network after every epoch and the training time up to then.
+
+    The recorded attributes end in ``_``, so skorch leaves them out of ``get_params`` and
+    the estimator stays clonable (``decision="auto"`` clones it for its fold models).
+    """
 
     def on_train_begin(self, net, **kwargs):
-        self.states, self.seconds = [], []
-        self.start, self.paused = time.perf_counter(), 0.0
+        self.states_, self.seconds_ = [], []
+        self.start_, self.paused_ = time.perf_counter(), 0.0
 
     def on_epoch_end(self, net, **kwargs):
         now = time.perf_counter()
-        self.seconds.append(now - self.start - self.paused)
-        self.states.append(copy.deepcopy(net.module_.state_dict()))
-        self.paused += time.perf_counter() - now
+        self.seconds_.append(now - self.start_ - self.paused_)
+        self.states_.append(copy.deepcopy(net.module_.state_dict()))
+        self.paused_ += time.perf_counter() - now
 
 
 def curve_mlabnc(Xtr, Ytr, Xte, Yte, seed, max_epochs):
@@ -94,15 +99,15 @@ def curve_mlabnc(Xtr, Ytr, Xte, Yte, seed, max_epochs):
     clf = MLabNCClassifier(max_epochs=max_epochs, callbacks=[snapshots], random_state=seed)
     start = time.perf_counter()
     clf.fit(Xtr, Ytr)
-    total = time.perf_counter() - start - snapshots.paused
+    total = time.perf_counter() - start - snapshots.paused_
     final = f1_score(Yte, clf.predict(Xte), average="micro", zero_division=0)
     scores = []
-    for state in snapshots.states:
+    for state in snapshots.states_:
         clf.net_.module_.load_state_dict(state)
         scores.append(f1_score(Yte, clf.predict(Xte), average="micro", zero_division=0))
     # The last snapshot is the fitted model: the curve ends where the estimator does.
     assert scores[-1] == final, (scores[-1], final)
-    seconds = snapshots.seconds
+    seconds = snapshots.seconds_
     seconds[-1] = total  # include the end of fit (the decision rule's fit)
     return seconds, scores
 

@@ -55,7 +55,7 @@ class TensorBatches(Dataset):
         elif self.sparse:
             rows = index if isinstance(index, slice) else index.cpu().numpy()
             Xb = torch.from_numpy(self.X[rows].toarray()).to(self.dtype)
-            Xb = Xb.to(self.device, non_blocking=False)
+            Xb = Xb.to(self.device, non_blocking=True)
         else:
             host_index = index if isinstance(index, slice) else index.cpu()
             Xb = self.X[host_index]
@@ -63,7 +63,11 @@ class TensorBatches(Dataset):
                 Xb = Xb.pin_memory().to(self.device, non_blocking=True)
         Yb = None
         if self.Y is not None:
-            Yb = self.Y[index if isinstance(index, slice) else index.to(self.Y.device)]
+            # Host-to-device copies need not block: a blocking one waits for the device to
+            # finish the previous batch, a synchronisation per batch.
+            if not isinstance(index, slice):
+                index = index.to(self.Y.device, non_blocking=True)
+            Yb = self.Y[index]
         return Xb, Yb
 
 
@@ -87,11 +91,14 @@ class BatchIterator:
         self.shuffle = shuffle
         self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
 
-    def _bounds(self) -> list[tuple[int, int]]:
-        n, size = len(self.dataset), self.batch_size
-        starts = list(range(0, n, size))
-        bounds = [(s, min(s + size, n)) for s in starts]
-        if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+    def _bounds(self, n: int | None = None, smallest: int = 2) -> list[tuple[int, int]]:
+        """``(start, stop)`` of the batches of ``n`` rows (the data set's by default).
+
+        A last batch of fewer than ``smallest`` rows is merged into the previous one.
+        """
+        n, size = len(self.dataset) if n is None else n, self.batch_size
+        bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
+        if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < smallest:
             bounds[-2:] = [(bounds[-2][0], n)]
         return bounds
 

@@ -62,9 +62,14 @@ def split_background(logits: torch.Tensor, has_background: bool):
     return label_logits, logits[:, -1] > label_logits.max(dim=1).values
 
 
+def log_gaps(label_logits: torch.Tensor) -> torch.Tensor:
+    """``log p_k - log max_j p_j`` of a softmax: each logit minus its row's largest."""
+    return label_logits - label_logits.max(dim=1, keepdim=True).values
+
+
 def threshold_rule(label_logits: torch.Tensor, empty: torch.Tensor, fraction: float):
     """Labels whose score is at least ``fraction`` times the top label score."""
-    gaps = label_logits - label_logits.max(dim=1, keepdim=True).values
+    gaps = log_gaps(label_logits)
     return (gaps >= float(np.log(fraction))) & ~empty[:, None]
 
 
@@ -78,7 +83,7 @@ def tune_threshold(
     """
     if bool(empty.all()):  # every sample predicts the empty set: nothing to tune
         return 1.0
-    gaps = label_logits - label_logits.max(dim=1, keepdim=True).values
+    gaps = log_gaps(label_logits)
     cut = tune_global_cut(
         gaps.double().cpu().numpy(), empty.cpu().numpy(), Y.cpu().numpy(), metric
     )
@@ -92,7 +97,7 @@ def label_threshold_rule(
     cuts = torch.as_tensor(np.asarray(fractions), device=label_logits.device)
     if independent:
         return torch.sigmoid(label_logits.double()) >= cuts
-    gaps = (label_logits - label_logits.max(dim=1, keepdim=True).values).double()
+    gaps = log_gaps(label_logits).double()
     return (gaps >= torch.log(cuts)) & ~empty[:, None]
 
 

@@ -265,7 +265,8 @@ class DataParallel(SingleProcess):
         dist.all_reduce(maxima, op=dist.ReduceOp.MAX)
         if squares is not None:
             health._sq, health._max = sums[2].float(), maxima[1].float()
-        return sums[0], int(sums[1].item()), int(maxima[0].item())
+        n_seen, batch_count = torch.stack([sums[1], maxima[0]]).tolist()  # one transfer
+        return sums[0], int(n_seen), int(batch_count)
 
     def merge_statistics(self, stats: CollapseStatistics) -> CollapseStatistics:
         """The merge of every process's statistics (the same object in every process)."""
@@ -323,13 +324,6 @@ class ShardedBatches(BatchIterator):
     def __init__(self, dataset, batch_size=256, shuffle=False, seed=None, *, parallel) -> None:
         super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, seed=seed)
         self.parallel = parallel
-
-    def _bounds(self, n: int | None = None, smallest: int = 2) -> list[tuple[int, int]]:
-        n, size = len(self.dataset) if n is None else n, self.batch_size
-        bounds = [(s, min(s + size, n)) for s in range(0, n, size)]
-        if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < smallest:
-            bounds[-2:] = [(bounds[-2][0], n)]
-        return bounds
 
     def _block(self) -> tuple[int, int]:
         """This process's contiguous block of rows, for evaluation."""

@@ -86,13 +86,8 @@ class PaperConventionMonitor(CollapseMonitor):
             dict(CONVENTIONS["paper"]) if report_options is None else report_options
         )
 
-    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        epoch = len(net.history)
-        if dataset_train is None or (epoch % self.every and epoch not in (1, net.max_epochs)):
-            return
-        for key, value in self.report(net, dataset_train).to_dict().items():
-            if isinstance(value, float) and not key.startswith(("n_", "bias")):
-                net.history.record(f"paper_{key}", value)
+    def _history_key(self, prefix: str, key: str) -> str:
+        return f"paper_{key}" if prefix == "train" else f"paper_{prefix}_{key}"
 
 
 @dataclass
@@ -353,9 +348,5 @@ def _epoch_row(row: dict) -> dict:
 
 
 def _messages(caught) -> list[str]:
-    seen: list[str] = []
-    for w in caught:
-        text = f"{w.category.__name__}: {w.message}"
-        if text not in seen:
-            seen.append(text)
-    return seen
+    """The distinct warnings, ``"Category: message"``, in the order first raised."""
+    return list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))

@@ -86,10 +86,33 @@ class CollapseMonitor(Callback):
             report = self.report(net, datasets[prefix])
             for key, value in report.to_dict().items():
                 if isinstance(value, float) and not key.startswith(("n_", "bias")):
-                    net.history.record(f"{prefix}_{key}", value)
+                    net.history.record(self._history_key(prefix, key), value)
+
+    def _history_key(self, prefix: str, key: str) -> str:
+        """The history column of metric ``key`` on the ``prefix`` data (subclasses rename)."""
+        return f"{prefix}_{key}"
 
     def report(self, net, dataset):
-        """The :class:`~sklearn_mlabnc.collapse.CollapseReport` of ``dataset``'s features."""
+        """The :class:`~sklearn_mlabnc.collapse.CollapseReport` of ``dataset``'s features.
+
+        Called at the end of the recorded epochs; the network is run in evaluation mode over
+        ``net.get_iterator(dataset, training=False)`` (whatever dataset that iterator takes:
+        the estimator's device-resident batches when the monitor runs inside
+        :class:`~sklearn_mlabnc.MLabNCClassifier`) and restored to its mode afterwards.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            An initialised net whose module returns ``(logits, features)`` and has a
+            ``head`` with ``weight`` (and optionally ``bias``).
+        dataset : object
+            A dataset the net's validation iterator accepts, yielding ``(X, Y)`` batches.
+
+        Returns
+        -------
+        report : CollapseReport
+            The metrics of the features, with the head's ``W`` and ``b``.
+        """
         parallel = getattr(net, "parallel_", None)  # set while training data-parallel
         module = net.module_ if parallel is None else parallel.unwrap(net.module_)
         n_labels = self.n_labels

@@ -105,11 +105,22 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from ._parallel import init_process_group
-from .collapse import CollapseReport, CollapseStatistics, ReportOptions, collapse_report, nc4
+from .collapse import (
+    CollapseReport,
+    CollapseStatistics,
+    CollapseSummary,
+    ReportOptions,
+    collapse_report,
+)
 from .collapse._docstrings import REPORT_OPTIONS_DOC, Substitution
 from .collapse._geometry import as_host_matrix
 from .collapse._labels import is_torch, module_root
-from .collapse._outputs import linear_logits, soft_iou_from_sums, soft_iou_sums
+from .collapse._outputs import (
+    linear_logits,
+    nc4_from_summary,
+    soft_iou_from_sums,
+    soft_iou_sums,
+)
 
 __all__ = [
     "collapse_report_from_dask",
@@ -237,12 +248,12 @@ def _soft_iou_block(
     return np.array([total, float(kept)])
 
 
-def _nc4_block(h: Any, p: Any, stats: CollapseStatistics) -> np.ndarray:
+def _nc4_block(h: Any, p: Any, summary: CollapseSummary) -> np.ndarray:
     """``[agreements, rows]`` of one chunk against the final label-set means."""
     n = int(h.shape[0])
     if n == 0:
         return np.zeros(2)
-    agree = nc4(stats, predictions=_host_or_device(p), H=_host_or_device(h))
+    agree = nc4_from_summary(summary, _host_or_device(h), _host_or_device(p), 8192)
     return np.array([round(agree * n), float(n)])
 
 
@@ -420,10 +431,9 @@ def collapse_report_from_dask(
     tree = _statistics_tree(dask, H, o["Y"], split, np.float64)
     iou = None
     if o["logits"] is not None or Wm is not None:
-        bias = np.zeros(K) if bv is None else bv
         zs = [None] * H.numblocks[0] if o["logits"] is None else _row_blocks(o["logits"])
         parts = [
-            dask.delayed(_soft_iou_block, pure=True)(h, y, z, Wm, bias)
+            dask.delayed(_soft_iou_block, pure=True)(h, y, z, Wm, bv)
             for h, y, z in zip(_row_blocks(H), _row_blocks(o["Y"]), zs, strict=True)
         ]
         iou = _tree_reduce(dask, parts, _sum_arrays, split)
@@ -438,9 +448,10 @@ def collapse_report_from_dask(
         P = o["predictions"]
         if P.shape[1] != K:
             raise ValueError(f"predictions must have shape ({H.shape[0]}, {K}); got {P.shape}")
-        stats_d = dask.delayed(stats, traverse=False)  # one key, shipped once
+        # the frozen summary: one key, shipped once, not re-derived per chunk
+        summary_d = dask.delayed(stats.summary(), traverse=False)
         parts = [
-            dask.delayed(_nc4_block, pure=True)(h, p, stats_d)
+            dask.delayed(_nc4_block, pure=True)(h, p, summary_d)
             for h, p in zip(_row_blocks(H), _row_blocks(P), strict=True)
         ]
         (counts,) = dask.compute(

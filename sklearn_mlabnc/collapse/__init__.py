@@ -11,10 +11,11 @@ training (:func:`collapse_curves`).
 
 This subpackage imports nothing else from :mod:`sklearn_mlabnc`. Inside it, the flow is
 one way: labels (``_labels``) -> frozen summary (``_summary``) -> metric computations on
-a summary (``_geometry``, ``_outputs``) -> report assembly (``_report``) -> the
-accumulating statistics (``_statistics``) -> the public functions taking statistics or
-features (``_metrics``) -> the per-label-set tag-wise view (``_tagwise``) -> the analyzer
-(``_analyzer``).
+a summary (``_geometry``, ``_outputs``, the plotting coordinates of ``_projection``) ->
+report assembly (``_report``) -> the per-batch accumulation kernels (``_accumulate``) ->
+the accumulating statistics (``_statistics``) -> the public functions taking statistics
+or features (``_metrics``) -> the per-label-set tag-wise view (``_tagwise``) -> the
+analyzer (``_analyzer``). Shared docstring fragments (``_docstrings``) import nothing.
 """
 
 from ._analyzer import NeuralCollapseAnalyzer

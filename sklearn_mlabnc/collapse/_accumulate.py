@@ -110,8 +110,8 @@ def class_indices(y: Any, K: int | None) -> tuple[Any, int]:
         if y.dtype in (torch.bool,) or y.is_floating_point() or y.is_complex():
             raise ValueError(f"1-D class labels must be integers; got dtype {y.dtype}")
         idx = y.detach().long()
-        lo = int(idx.min()) if idx.numel() else 0
-        hi = int(idx.max()) if idx.numel() else -1
+        # one device->host transfer for both bounds
+        lo, hi = torch.stack(torch.aminmax(idx)).tolist() if idx.numel() else (0, -1)
     else:
         idx = np.asarray(y)
         if idx.dtype.kind not in "iu":
@@ -356,16 +356,20 @@ def centered_moments_torch(
         prior = None  # a group seen for the first time: this batch's means
     if X.dtype != torch.float64:
         X = X.float()
+        # the centres on the host too (c_host), copied from the device at most once
         if prior is not None:
-            c32 = torch.as_tensor(prior.astype(np.float32), device=dev)
+            c_host = prior.astype(np.float32)
+            c32 = torch.as_tensor(c_host, device=dev)
         else:
             c32 = group_sums(X) / n_safe
+            c_host = c32.cpu().numpy()
             s32 = shift.astype(np.float32)
-            if large_offset(s32, c32.cpu().numpy()[counts > 0]):
+            if large_offset(s32, c_host[counts > 0]):
                 s32_t = torch.as_tensor(s32, device=dev)
                 c32 = group_sums(X - s32_t) / n_safe + s32_t
+                c_host = c32.cpu().numpy()
         Xc = X - c32.index_select(0, inv)
-        A = c32.cpu().numpy().astype(np.float64) - shift
+        A = c_host.astype(np.float64) - shift
     else:
         shift_t = torch.as_tensor(shift, device=dev)
         if prior is not None:
@@ -412,7 +416,11 @@ def all_finite(H: Any, chunk: int) -> bool:
         return bool(np.all(np.isfinite(H.data)))
     n = int(H.shape[0])
     if is_torch(H):
-        return all(bool(H[a : a + chunk].isfinite().all()) for a in range(0, n, chunk))
+        # reduce on the device and read the flag once, not once per chunk
+        ok = H[:0].isfinite().all()
+        for a in range(0, n, chunk):
+            ok &= H[a : a + chunk].isfinite().all()
+        return bool(ok)
     return all(bool(np.all(np.isfinite(H[a : a + chunk]))) for a in range(0, n, chunk))
 
 

@@ -23,7 +23,7 @@ from ._metrics import nc1, nc4
 from ._outputs import linear_logits, soft_iou
 from ._report import OPTION_CONSTRAINTS, CollapseReport, ReportOptions, report_from_summary
 from ._statistics import CollapseStatistics
-from ._summary import global_mean_of, singleton_index
+from ._summary import CollapseSummary, global_mean_of, singleton_index
 
 __all__ = ["NeuralCollapseAnalyzer"]
 
@@ -204,7 +204,8 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
         stats = CollapseStatistics().partial_fit(H, indicator)
         W = None if self.W is None else np.asarray(self.W, dtype=np.float64)
         b = None if self.b is None else np.asarray(self.b, dtype=np.float64)
-        report = report_from_summary(stats.summary(), W=W, b=b, options=self._report_options())
+        summary = stats.summary()
+        report = report_from_summary(summary, W=W, b=b, options=self._report_options())
         updates: dict[str, float] = {}
         if logits is None and W is not None:
             logits = linear_logits(H, W, b)
@@ -219,11 +220,10 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
         self.report_: CollapseReport = replace(report, **updates) if updates else report
         self.labels_ = labels
         self.n_labels_ = int(indicator.shape[1])
-        self.singleton_means_, self.global_mean_ = self._geometry(stats)
+        self.singleton_means_, self.global_mean_ = self._geometry(summary)
         return self
 
-    def _geometry(self, stats: CollapseStatistics) -> tuple[np.ndarray, np.ndarray]:
-        s = stats.summary()
+    def _geometry(self, s: CollapseSummary) -> tuple[np.ndarray, np.ndarray]:
         idx = singleton_index(s)
         seen = idx >= 0
         singleton_means = np.full((s.n_labels, s.n_features), np.nan)

@@ -478,7 +478,8 @@ shape (n, d)
     if options is not None:  # conventions passed as keywords override ``options``
         given = {k: v for k, v in given.items() if v != _REPORT_DEFAULTS[k]}
     options = ReportOptions.from_kwargs(options, **given)
-    rep = report_from_summary(stats.summary(), W=W, b=b, options=options)
+    summary = stats.summary()
+    rep = report_from_summary(summary, W=W, b=b, options=options)
     if stats_or_H is stats:
         if logits is not None or predictions is not None:
             raise ValueError(
@@ -494,5 +495,5 @@ shape (n, d)
         iou = soft_iou(logits, Y)
     agree = math.nan
     if predictions is not None:
-        agree = nc4_from_summary(stats.summary(), H, predictions, 8192)
+        agree = nc4_from_summary(summary, H, predictions, 8192)
     return replace(rep, soft_iou=iou, nc4=agree)

@@ -9,22 +9,15 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
-from ._label_sets import plan_label_sets
+from ._label_sets import per_multiplicity, plan_label_sets
 from ._validation import LABEL_SET_CONSTRAINTS, check_rng
 
 __all__ = ["make_tagwise_blobs"]
 
 
 def _scales(scales: Any, multiplicities: list[int]) -> dict[int, float]:
-    if scales is None:
-        out = dict.fromkeys(multiplicities, 1.0)
-    elif isinstance(scales, Mapping):
-        unknown = set(scales) - set(multiplicities)
-        if unknown:
-            raise ValueError(
-                f"scales has keys {sorted(unknown)} outside the multiplicities {multiplicities}."
-            )
-        out = {m: scales.get(m, 1.0) for m in multiplicities}
+    if scales is None or isinstance(scales, Mapping):
+        out = per_multiplicity(scales, "scales", multiplicities, default=1.0)
     else:
         values = list(scales)
         if len(values) < max(multiplicities):

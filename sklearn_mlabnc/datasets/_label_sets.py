@@ -16,13 +16,22 @@ import numpy as np
 
 from ._validation import check_count, check_imbalance
 
-__all__ = ["balanced_subsets", "plan_label_sets"]
+__all__ = ["balanced_subsets", "per_multiplicity", "plan_label_sets"]
 
 
-def _per_multiplicity(
+def per_multiplicity(
     value: Any, name: str, multiplicities: Iterable[int], default: Any = None
 ) -> dict[int, Any]:
-    """Expand ``value`` (scalar, ``None`` or mapping ``{m: value}``) to ``{m: value}``."""
+    """Expand ``value`` (scalar, ``None`` or mapping ``{m: value}``) to ``{m: value}``.
+
+    Missing keys and ``None`` take ``default``; keys outside ``multiplicities`` raise.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc.datasets._label_sets import per_multiplicity
+    >>> per_multiplicity({2: 0.5}, "scales", [1, 2, 3], default=1.0)
+    {1: 1.0, 2: 0.5, 3: 1.0}
+    """
     multiplicities = list(multiplicities)
     if isinstance(value, Mapping):
         unknown = set(value) - set(multiplicities)
@@ -160,7 +169,7 @@ def plan_label_sets(
         by_m = _explicit_sets(label_sets, n_classes, max_multiplicity)
     else:
         multis = range(2, max_multiplicity + 1)
-        n_sets = _per_multiplicity(n_sets_per_multiplicity, "n_sets_per_multiplicity", multis)
+        n_sets = per_multiplicity(n_sets_per_multiplicity, "n_sets_per_multiplicity", multis)
         by_m = {1: [(k,) for k in range(n_classes)]}
         for m in multis:
             total = math.comb(n_classes, m)
@@ -171,13 +180,13 @@ def plan_label_sets(
             )
             by_m[m] = balanced_subsets(n_classes, m, wanted)
 
-    counts = _per_multiplicity(n_per_set, "n_per_set", [m for m in by_m if m > 1])
+    counts = per_multiplicity(n_per_set, "n_per_set", [m for m in by_m if m > 1])
     for m, c in counts.items():
         if c is None:
             raise ValueError(f"n_per_set has no entry for multiplicity {m}.")
         counts[m] = check_count(c, f"n_per_set[{m}]")
     counts[1] = n_per_singleton
-    ratios = _per_multiplicity(imbalance, "imbalance", by_m)
+    ratios = per_multiplicity(imbalance, "imbalance", by_m)
     plan: list[tuple[tuple[int, ...], int]] = []
     for m in sorted(by_m):
         ratio = check_imbalance(ratios[m], f"imbalance[{m}]")

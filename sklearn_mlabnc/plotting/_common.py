@@ -15,7 +15,15 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["INSTALL_HINT", "axes_list", "new_axes", "pyplot", "set_name"]
+__all__ = [
+    "INSTALL_HINT",
+    "axes_list",
+    "cycle_colors",
+    "label_names_of",
+    "new_axes",
+    "pyplot",
+    "set_name",
+]
 
 INSTALL_HINT = (
     "sklearn_mlabnc.plotting requires matplotlib, which is not installed; "
@@ -69,3 +77,18 @@ def new_axes(n: int, ncols: int, panel: tuple[float, float], **kw: Any) -> list[
 def set_name(labels: Sequence[int], names: Sequence[str]) -> str:
     """``{a,b}``: the names of a label set's labels."""
     return "{" + ",".join(names[k] for k in labels) + "}"
+
+
+def label_names_of(label_names: Sequence[str] | None, K: int) -> list[str]:
+    """The ``K`` label names as strings (``'0' .. 'K-1'`` when None), length-checked."""
+    if label_names is None:
+        return [str(k) for k in range(K)]
+    names = [str(n) for n in label_names]
+    if len(names) != K:
+        raise ValueError(f"label_names has {len(names)} entries; Y has K={K} labels")
+    return names
+
+
+def cycle_colors() -> list[str]:
+    """The colours of matplotlib's current property cycle."""
+    return pyplot().rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])

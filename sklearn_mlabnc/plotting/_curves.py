@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..collapse import collapse_curves
-from ._common import axes_list, new_axes, pyplot
+from ._common import axes_list, cycle_colors, new_axes, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -170,7 +170,7 @@ def plot_collapse_curves(
     [1e-08, 1e-08, 1e-08]
     >>> plt.close(fig)
     """
-    plt = pyplot()
+    pyplot()  # fail early, with an install hint, when matplotlib is missing
     if isinstance(metrics, str):
         metrics = (metrics,)
     metrics = list(metrics)
@@ -213,7 +213,7 @@ def plot_collapse_curves(
         panel_axes = [ax for ax, ok in zip(given, has_data, strict=True) if ok]
         created = False
     fig = panel_axes[0].figure
-    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    colors = cycle_colors()
     handles: dict[str, Any] = {}
     for ax, metric in zip(panel_axes, shown, strict=True):
         use_log = log_scale and not metric.startswith(_LINEAR_METRICS)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..collapse import CollapseStatistics
 from ..collapse._projection import geometry_projection
-from ._common import new_axes, pyplot, set_name
+from ._common import cycle_colors, label_names_of, new_axes, pyplot, set_name
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -97,7 +97,7 @@ def plot_geometry(
     (True, 1)
     >>> plt.close(fig)
     """
-    plt = pyplot()
+    pyplot()  # fail early, with an install hint, when matplotlib is missing
     if dims not in (2, 3) or isinstance(dims, bool):
         raise ValueError(f"dims must be 2 or 3; got {dims!r}")
     if not isinstance(max_sets, (int, np.integer)) or max_sets < 0:
@@ -111,12 +111,7 @@ def plot_geometry(
             raise ValueError("Y (the 0/1 label indicator) is required with features H")
         summary = CollapseStatistics().partial_fit(H, Y).summary()
     K = summary.n_labels
-    if label_names is None:
-        names = [str(k) for k in range(K)]
-    else:
-        names = [str(n) for n in label_names]
-        if len(names) != K:
-            raise ValueError(f"label_names has {len(names)} entries; Y has K={K} labels")
+    names = label_names_of(label_names, K)
     geo = geometry_projection(summary, W, dims=dims, max_sets=int(max_sets))
     if ax is not None and dims == 3 and getattr(ax, "name", "") != "3d":
         raise ValueError("dims=3 needs a 3-D Axes (projection='3d')")
@@ -127,7 +122,7 @@ def plot_geometry(
         ax = new_axes(1, 1, (9.6, 5.6) if dims == 2 else (10.0, 6.6), **kw)[0]
     fig = ax.figure
     z = geo.singletons
-    mcolors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    mcolors = cycle_colors()
     points = [np.zeros((1, dims)), z]
     # singleton means
     for k in range(K):

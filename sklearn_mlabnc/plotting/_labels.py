@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..collapse import label_statistics
-from ._common import axes_list, new_axes, pyplot, set_name
+from ._common import axes_list, cycle_colors, label_names_of, new_axes, pyplot, set_name
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -65,7 +65,7 @@ def plot_label_statistics(
     'Samples per label set (1 multiplicity imbalanced)'
     >>> plt.close(fig)
     """
-    plt = pyplot()
+    pyplot()  # fail early, with an install hint, when matplotlib is missing
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
@@ -74,12 +74,7 @@ def plot_label_statistics(
     if st["n_samples"] == 0:
         raise ValueError("Y has no rows; nothing to plot")
     K = st["n_labels"]
-    if label_names is None:
-        names = [str(k) for k in range(K)]
-    else:
-        names = [str(n) for n in label_names]
-        if len(names) != K:
-            raise ValueError(f"label_names has {len(names)} entries; Y has K={K} labels")
+    names = label_names_of(label_names, K)
     sets, counts, mult = st["label_sets"], st["counts"], st["multiplicities"]
     ms = sorted(st["multiplicity_counts"])
     imbalanced = {m for m, (lo, hi) in st["count_range"].items() if lo != hi}
@@ -88,7 +83,7 @@ def plot_label_statistics(
     else:
         a0, a1 = axes_list(ax, 2, "ax")
     fig = a0.figure
-    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    colors = cycle_colors()
     color_of = {m: colors[i % len(colors)] for i, m in enumerate(ms)}
     # per multiplicity
     xs = np.arange(len(ms))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..collapse import TagwiseView
-from ._common import axes_list, new_axes, pyplot
+from ._common import axes_list, cycle_colors, new_axes, pyplot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,7 +71,7 @@ def plot_tagwise(
     ['label sets of size m >= 2, sorted by angle', 'multiplicity m']
     >>> plt.close(fig)
     """
-    plt = pyplot()
+    pyplot()  # fail early, with an install hint, when matplotlib is missing
     if isinstance(views, TagwiseView):
         views = {"run": views}
     if not isinstance(views, Mapping) or not views:
@@ -87,7 +87,7 @@ def plot_tagwise(
     else:
         ax_angle, ax_scale = axes_list(axes, 2, "axes")
     fig = ax_angle.figure
-    colors = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
+    colors = cycle_colors()
     floor = 1e-3
     for i, (name, view) in enumerate(views.items()):
         color = colors[i % len(colors)]

@@ -299,9 +299,6 @@ class _Reduced:
             + 0.5 * self.lam_h * (a**2 @ self.B)
         )
 
-    def fun_and_grad(self, x):
-        return self.value(x), self.grad(x)
-
 
 def _stationarity(sol: ReducedSolution) -> dict[str, float]:
     K = sol.n_classes
