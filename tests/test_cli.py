@@ -2,13 +2,10 @@ import json
 import re
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
 from sklearn_mlabnc.cli import main
-
-SHARED_MULAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "mulan"
 
 
 def test_ufm_prints_solver_beside_closed_form(capsys):
@@ -75,11 +72,10 @@ def test_demo_without_matplotlib_says_so_and_writes_the_table(tmp_path, capsys, 
     assert not list(out.glob("*.png"))
 
 
-@pytest.mark.skipif(not SHARED_MULAN.is_dir(), reason="../shared/data/mulan is not present")
-def test_reproduce_on_an_arff_path(tmp_path, capsys):
+def test_reproduce_on_an_arff_path(tmp_path, capsys, mulan_dir):
     for split in ("train", "test"):
-        shutil.copy(SHARED_MULAN / f"emotions-{split}.arff", tmp_path / f"emo-{split}.arff")
-    shutil.copy(SHARED_MULAN / "emotions.xml", tmp_path / "emo.xml")
+        shutil.copy(mulan_dir / f"emotions-{split}.arff", tmp_path / f"emo-{split}.arff")
+    shutil.copy(mulan_dir / "emotions.xml", tmp_path / "emo.xml")
     argv = [
         "reproduce",
         "--dataset",
