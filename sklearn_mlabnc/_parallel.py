@@ -191,9 +191,7 @@ class DataParallel(SingleProcess):
         restore_norms = self._prepare_batch_norm(module, device)
         try:
             if self.rank:  # progress (verbose > 0) from rank 0 only
-                net.callbacks_ = [
-                    c for c in net.callbacks_ if not isinstance(c[1], EpochProgress)
-                ]
+                net.callbacks_ = [c for c in net.callbacks_ if not isinstance(c[1], EpochProgress)]
             net.module_ = nn.parallel.DistributedDataParallel(
                 module, device_ids=[device] if device.type == "cuda" else None, **_NO_FORWARD_SYNC
             )
