@@ -15,14 +15,11 @@ collapse-curves example).
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.collapse import collapse_report
 from sklearn_mlabnc.datasets import make_tagwise_blobs
 from sklearn_mlabnc.plotting import plot_geometry
-
-torch.set_num_threads(1)
 
 # %%
 # Data with a distorted geometry

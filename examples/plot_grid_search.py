@@ -13,14 +13,11 @@ scores and pick the model by one of them (``refit``). Scorers follow scikit-lear
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.datasets import make_multilabel_digits
 from sklearn_mlabnc.scorers import nc1_scorer
-
-torch.set_num_threads(1)
 
 X, Y = make_multilabel_digits(
     n_per_singleton=30, n_per_set=5, subset="train", return_X_y=True, random_state=0
