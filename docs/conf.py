@@ -166,6 +166,8 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "download_all_examples": True,
     "min_reported_time": 1,
+    # Thumbnails drawn at twice the size they are shown, so that they stay sharp.
+    "thumbnail_size": (480, 340),
     # No execution-time pages: sphinx-gallery builds them with scripts and styles from CDNs.
     "write_computation_times": False,
 }
@@ -181,7 +183,8 @@ warnings.filterwarnings(
 # -- HTML ----------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn_mlabnc {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]  # the landing figure, benchmark charts and custom.css
+html_css_files = ["custom.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,

@@ -540,7 +540,7 @@ one or two digits each; 1,900 train / 1,900 test) with the paper's protocol on a
 one with a learned linear head, one with a fixed simplex-ETF head and d = K. Prints a
 table of their test quality, trainable parameters, collapse metrics and fit times, and
 what it shows; writes report.md (the table, what each row means, the conclusions) and
-three PNG figures to --out. About 30 seconds on 2 CPU cores.
+three PNG figures to --out. Under a minute on two idle CPU cores.
 """
 
 _REPRODUCE_HELP = """\

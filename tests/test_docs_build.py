@@ -77,6 +77,22 @@ def test_raw_table_found():
     assert site_checks.raw_tables("<p>a - b | c --- d</p>") == []
 
 
+def test_broken_example_found():
+    page = (
+        '<div class="highlight"><pre>Traceback (most recent call last):\n  File ...</pre>'
+        '</div><img src="_static/broken_example.png">'
+    )
+    assert site_checks.broken_examples(page) == [
+        "a Python traceback",
+        "the thumbnail of a failed example",
+    ]
+    assert site_checks.broken_examples("<p>The example runs without a traceback.</p>") == []
+    # a docstring's example of an error, outside the gallery
+    assert site_checks.broken_examples(page, gallery=False) == [
+        "the thumbnail of a failed example"
+    ]
+
+
 @pytest.mark.skipif(not HTML.is_dir(), reason="docs not built (docs/_build/html)")
 def test_built_site_is_clean():
     assert (HTML / "_static" / "mathjax" / "tex-chtml.js").is_file()

@@ -8,6 +8,8 @@ Every problem is a Sphinx warning, which ``-W`` turns into a failed build:
   header and separator (a mismatch makes the parser print the table as raw text), and no
   built page shows a table's separator row as text;
 - **no commit hashes** in the visible text of the pages: they mean nothing to a reader;
+- **no broken example**: no gallery page shows a Python traceback, and no page shows
+  sphinx-gallery's picture of a failed example;
 - **code that fits its box**: no line of a code block on a hand-written page is longer than
   :data:`CODE_WIDTH` characters (the gallery's sources are held to the same width by
   ``examples/ruff.toml``; the API pages by the docstrings' own line length).
@@ -121,6 +123,24 @@ def malformed_tables(markdown: str) -> list[tuple[int, str]]:
     return problems
 
 
+_TRACEBACK = "Traceback (most recent call last)"
+_BROKEN_THUMBNAIL = "broken_example.png"
+
+
+def broken_examples(page: str, gallery: bool = True) -> list[str]:
+    """Signs that a page shows a failed example: a traceback, the BROKEN thumbnail.
+
+    Tracebacks count on the gallery's pages only: a docstring may show the error that a
+    wrong call raises.
+    """
+    found = []
+    if gallery and _TRACEBACK in visible_text(page):
+        found.append("a Python traceback")
+    if _BROKEN_THUMBNAIL in page:
+        found.append("the thumbnail of a failed example")
+    return found
+
+
 def site_problems(outdir: str | Path) -> list[str]:
     """Every problem of the built site in ``outdir``, one line each."""
     outdir = Path(outdir)
@@ -134,6 +154,8 @@ def site_problems(outdir: str | Path) -> list[str]:
             problems.append(f"{rel}: loads {url} from another host; serve it from _static")
         for context in commit_hashes(page):
             problems.append(f"{rel}: commit hash in the text: ...{context}...")
+        for sign in broken_examples(page, gallery=rel.parts[0] == "auto_examples"):
+            problems.append(f"{rel}: shows {sign}")
         for context in raw_tables(page):
             problems.append(f"{rel}: a table shown as raw text: {context}...")
     return problems
