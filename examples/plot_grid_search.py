@@ -62,11 +62,15 @@ for head, marker in [("linear", "o"), ("etf", "s")]:
     )
     for _, row in rows.iterrows():
         ax.annotate(
-            f"  $\\lambda_H$={row['param_feature_decay']:g}",
+            f"feature_decay={row['param_feature_decay']:g}",
             (-row["mean_train_nc1"], row["mean_test_f1"]),
+            xytext=(6, 4),
+            textcoords="offset points",
             fontsize=8,
         )
 ax.set_xscale("log")
+# Room inside the axes for the labels right of the rightmost points.
+ax.margins(x=0.45, y=0.15)
 ax.set_xlabel("NC1 of the training features (log scale)")
 ax.set_ylabel("cross-validated micro-F1")
 ax.set_title("Grid-search candidates")
