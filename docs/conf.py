@@ -172,6 +172,15 @@ sphinx_gallery_conf = {
     "write_computation_times": False,
 }
 
+
+# Warnings an example raises show on its page as "Category: message": the default format
+# would also print the path of the file that raised it, on the machine that built the docs.
+def _format_warning(message, category, filename, lineno, line=None):
+    return f"{category.__name__}: {message}\n"
+
+
+warnings.formatwarning = _format_warning
+
 # Matplotlib without a display, and quiet about the non-GUI backend in the examples.
 os.environ.setdefault("MPLBACKEND", "Agg")
 warnings.filterwarnings(

@@ -77,7 +77,6 @@ for name, config in configs.items():
         hidden_layer_sizes=(64, 64),
         lr=1e-3,
         max_epochs=40,
-        feature_decay=0.128,
         random_state=0,
         **config,
     ).fit(X_train, Y_train)

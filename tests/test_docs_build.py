@@ -77,6 +77,17 @@ def test_raw_table_found():
     assert site_checks.raw_tables("<p>a - b | c --- d</p>") == []
 
 
+def test_checkout_path_found(tmp_path):
+    site = tmp_path / "html"
+    (site / "_static" / "mathjax").mkdir(parents=True)
+    (site / "_static" / "mathjax" / "tex-chtml.js").write_text("")
+    (site / "page.html").write_text(f"<pre>{tmp_path}/pkg/mod.py:10: UserWarning: x</pre>")
+    assert site_checks.site_problems(site, checkout=tmp_path) == [
+        "page.html: shows the path of the checkout it was built from"
+    ]
+    assert site_checks.site_problems(site) == []
+
+
 def test_broken_example_found():
     page = (
         '<div class="highlight"><pre>Traceback (most recent call last):\n  File ...</pre>'
@@ -96,6 +107,6 @@ def test_broken_example_found():
 @pytest.mark.skipif(not HTML.is_dir(), reason="docs not built (docs/_build/html)")
 def test_built_site_is_clean():
     assert (HTML / "_static" / "mathjax" / "tex-chtml.js").is_file()
-    assert site_checks.site_problems(HTML) == []
+    assert site_checks.site_problems(HTML, checkout=DOCS.parent) == []
     page = (HTML / "user_guide" / "collapse.html").read_text(encoding="utf-8")
     assert "_static/mathjax/tex-chtml.js" in page

@@ -9,7 +9,8 @@ Every problem is a Sphinx warning, which ``-W`` turns into a failed build:
   built page shows a table's separator row as text;
 - **no commit hashes** in the visible text of the pages: they mean nothing to a reader;
 - **no broken example**: no gallery page shows a Python traceback, and no page shows
-  sphinx-gallery's picture of a failed example;
+  sphinx-gallery's picture of a failed example or the path of the checkout the site was
+  built from;
 - **code that fits its box**: no line of a code block on a hand-written page is longer than
   :data:`CODE_WIDTH` characters (the gallery's sources are held to the same width by
   ``examples/ruff.toml``; the API pages by the docstrings' own line length).
@@ -141,8 +142,12 @@ def broken_examples(page: str, gallery: bool = True) -> list[str]:
     return found
 
 
-def site_problems(outdir: str | Path) -> list[str]:
-    """Every problem of the built site in ``outdir``, one line each."""
+def site_problems(outdir: str | Path, checkout: str | Path | None = None) -> list[str]:
+    """Every problem of the built site in ``outdir``, one line each.
+
+    With ``checkout``, the folder the docs are built from: no page may show that path (a
+    warning or traceback of an example prints the files of the machine that built it).
+    """
     outdir = Path(outdir)
     problems = []
     if not (outdir / "_static" / "mathjax" / "tex-chtml.js").is_file():
@@ -154,6 +159,8 @@ def site_problems(outdir: str | Path) -> list[str]:
             problems.append(f"{rel}: loads {url} from another host; serve it from _static")
         for context in commit_hashes(page):
             problems.append(f"{rel}: commit hash in the text: ...{context}...")
+        if checkout is not None and str(checkout) in visible_text(page):
+            problems.append(f"{rel}: shows the path of the checkout it was built from")
         for sign in broken_examples(page, gallery=rel.parts[0] == "auto_examples"):
             problems.append(f"{rel}: shows {sign}")
         for context in raw_tables(page):
@@ -188,7 +195,7 @@ def _check_tables(app) -> None:
 def _check(app, exc) -> None:
     if exc is not None or app.builder.format != "html":
         return
-    for problem in site_problems(app.outdir):
+    for problem in site_problems(app.outdir, checkout=Path(app.srcdir).parent):
         logger.warning("site check: %s", problem)
 
 
