@@ -61,10 +61,13 @@ for head, marker in [("linear", "o"), ("etf", "s")]:
         label=f"head={head!r}",
     )
     for _, row in rows.iterrows():
+        # Above the point without a feature penalty, below it with one: candidates
+        # that land on the same spot keep both labels readable.
+        above = row["param_feature_decay"] == 0
         ax.annotate(
             f"feature_decay={row['param_feature_decay']:g}",
             (-row["mean_train_nc1"], row["mean_test_f1"]),
-            xytext=(6, 4),
+            xytext=(6, 4 if above else -11),
             textcoords="offset points",
             fontsize=8,
         )
