@@ -54,7 +54,8 @@ from sklearn.model_selection import KFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-DEFAULT_DATA_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mulan")
+# The MULAN splits: --data-dir, else the folder named by $MLABNC_DATA_DIR.
+DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")
 DATASETS = ("emotions", "yeast", "CAL500", "digits")
 MODELS = (
     "ours",

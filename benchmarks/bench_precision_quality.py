@@ -40,7 +40,8 @@ from threadpoolctl import threadpool_limits
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
-DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR", ".")
+# The MULAN splits: --data-dir, else the folder named by $MLABNC_DATA_DIR.
+DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")
 PRECISIONS = ("float32", "auto")
 METRICS = ("micro_f1", "lrap")
 

@@ -65,8 +65,8 @@ from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
 RULES = ("threshold", "per_label", "cardinality", "prototype", "auto")
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "hamming", "lrap")
-# The MULAN files: --data-dir, else the folder that MLABNC_DATA_DIR names.
-DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR", ".")
+# The MULAN splits: --data-dir, else the folder named by $MLABNC_DATA_DIR.
+DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")
 
 # The estimator's current defaults, spelled out so the JSON records them.
 # The library's defaults (read from the estimator, so the benchmark follows them).

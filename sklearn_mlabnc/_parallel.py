@@ -41,7 +41,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ._batching import BatchIterator
-from ._training import EpochProgressBar, resolve_device, train_epochs
+from ._progress import EpochProgress
+from ._training import resolve_device, train_epochs
 from .collapse import CollapseStatistics
 
 __all__ = ["STRATEGIES", "DataParallel", "SingleProcess", "ShardedBatches", "init_process_group"]
@@ -189,10 +190,8 @@ class DataParallel(SingleProcess):
         saved = net.iterator_train, net.iterator_valid, net.callbacks_
         restore_norms = self._prepare_batch_norm(module, device)
         try:
-            if self.rank:  # one progress bar (verbose > 0), on rank 0
-                net.callbacks_ = [
-                    c for c in net.callbacks_ if not isinstance(c[1], EpochProgressBar)
-                ]
+            if self.rank:  # progress (verbose > 0) from rank 0 only
+                net.callbacks_ = [c for c in net.callbacks_ if not isinstance(c[1], EpochProgress)]
             net.module_ = nn.parallel.DistributedDataParallel(
                 module, device_ids=[device] if device.type == "cuda" else None, **_NO_FORWARD_SYNC
             )
