@@ -210,9 +210,9 @@ def _check_fitted(fitted: dict) -> int:
     if fitted.get("decision_scores") is not None:
         for rule, score in _mapping(fitted["decision_scores"], "fitted.decision_scores").items():
             _number(score, f"fitted.decision_scores.{rule}")
-    for key in ("seed", "n_iter"):
-        if fitted.get(key) is not None:
-            _size(fitted[key], f"fitted.{key}", low=0, high=2**63 - 1)
+    _size(fitted.get("seed"), "fitted.seed", low=0, high=2**63 - 1)  # seeds the rebuilt net
+    if fitted.get("n_iter") is not None:
+        _size(fitted["n_iter"], "fitted.n_iter", low=0, high=2**63 - 1)
     if fitted.get("history") is not None:
         for row in _list(fitted["history"], "fitted.history"):
             _mapping(row, "fitted.history[...]")
