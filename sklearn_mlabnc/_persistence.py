@@ -98,6 +98,23 @@ def write_bytes(path, data: bytes | str) -> Path:
     return Path(path)
 
 
+def write_figure(figure, path, **savefig_kwargs) -> Path:
+    """Save a matplotlib ``figure`` to ``path`` atomically, its format from the suffix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> drawn = SimpleNamespace(savefig=lambda file, format, **kw: file.write(b"<svg/>"))
+    >>> write_figure(drawn, tempfile.mkdtemp() + "/f.svg").read_bytes()
+    b'<svg/>'
+    """
+    path = Path(path)
+    with atomic_writer(path) as file:
+        figure.savefig(file, format=path.suffix.lstrip(".") or None, **savefig_kwargs)
+    return path
+
+
 def write_all(file, data: bytes) -> None:
     """Write ``data`` to ``file`` in chunks."""
     view = memoryview(data)
