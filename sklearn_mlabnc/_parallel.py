@@ -295,8 +295,9 @@ class DataParallel(SingleProcess):
             return exc
         return RuntimeError(
             f"Data-parallel training stopped in process {self.rank} of {self.world}: another "
-            f"process of the group failed or exited ({type(exc).__name__}: {exc}). See that "
-            "process's error for the cause; this process cannot continue the fit."
+            f"process of the group failed, exited or stopped answering ({type(exc).__name__}: "
+            f"{exc}). See that process's error for the cause; this process cannot continue "
+            "the fit."
         )
 
     def _prepare_batch_norm(self, module: nn.Module, device: torch.device):
