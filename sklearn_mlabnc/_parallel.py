@@ -46,6 +46,7 @@ so the chosen rule is the one-process fit's and the work is divided, not repeate
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime
 import inspect
 import os
@@ -61,13 +62,7 @@ from ._batching import BatchIterator
 from ._training import EpochProgressBar, resolve_device, train_epochs
 from .collapse import CollapseStatistics
 
-__all__ = [
-    "STRATEGIES",
-    "DataParallel",
-    "SingleProcess",
-    "ShardedBatches",
-    "init_process_group",
-]
+__all__ = ["STRATEGIES", "DataParallel", "SingleProcess", "ShardedBatches", "init_process_group"]
 
 # The variables torchrun (and accelerate launch) set for every process it starts.
 _LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -118,14 +113,27 @@ def _training_timeout():
     ``MLABNC_DDP_TIMEOUT`` seconds (default 300) has failed or hangs; outside them (the
     fold models of ``decision="auto"``) the group's own timeout applies.
     """
-    seconds = float(os.environ.get("MLABNC_DDP_TIMEOUT", _TRAINING_TIMEOUT))
+    setting = os.environ.get("MLABNC_DDP_TIMEOUT", _TRAINING_TIMEOUT)
+    try:
+        seconds = float(setting)
+        if not seconds > 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"MLABNC_DDP_TIMEOUT must be a positive number of seconds; got {setting!r}."
+        ) from None
     try:
         backend = dist.group.WORLD._get_backend(torch.device("cpu"))
         previous = backend.options._timeout
         backend.set_timeout(datetime.timedelta(seconds=seconds))
     except (AttributeError, RuntimeError, ValueError):  # a backend without timeouts to set
         return lambda: None
-    return lambda: backend.set_timeout(previous)
+
+    def restore():
+        with contextlib.suppress(RuntimeError):  # the group may be destroyed by now
+            backend.set_timeout(previous)
+
+    return restore
 
 
 class SingleProcess:
@@ -237,10 +245,10 @@ class DataParallel(SingleProcess):
         restore_norms = self._prepare_batch_norm(module, device)
         try:  # the same in every process: no other process to release
             self._check_batch_size(net.batch_size)
+            restore_timeout = _training_timeout()
         except ValueError:
             restore_norms()
             raise
-        failure, restore_timeout = None, _training_timeout()
         try:
             if self.rank:  # one progress bar (verbose > 0), on rank 0
                 net.callbacks_ = [
@@ -253,14 +261,12 @@ class DataParallel(SingleProcess):
             net.parallel_ = self
             train_epochs(net, train, valid, epochs, seed + self.rank * _RANK_STRIDE)
         except Exception as exc:
-            failure = exc
+            raise self._failed(exc) from exc
         finally:
             net.module_, net.parallel_ = module, None
             net.iterator_train, net.iterator_valid, net.callbacks_ = saved
             restore_norms()
             restore_timeout()
-        if failure is not None:  # raised once the wrapper, which holds the group, is gone
-            raise self._failed(failure) from failure
         with torch.no_grad():  # every process ends with rank 0's parameters and buffers
             for tensor in module.state_dict().values():
                 dist.broadcast(tensor, src=0)

@@ -354,3 +354,12 @@ def test_strategy_is_validated():
     X = np.zeros((4, 2))
     with pytest.raises(ValueError, match="strategy"):
         MLabNCClassifier(strategy="fsdp").fit(X, [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("setting", ["soon", "0", "-5"])
+def test_a_bad_training_timeout_is_refused(setting, monkeypatch):
+    from sklearn_mlabnc._parallel import _training_timeout
+
+    monkeypatch.setenv("MLABNC_DDP_TIMEOUT", setting)
+    with pytest.raises(ValueError, match="MLABNC_DDP_TIMEOUT must be a positive number"):
+        _training_timeout()
