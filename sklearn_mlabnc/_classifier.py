@@ -23,7 +23,7 @@ from ._decision import NetworkOutputs, TagwisePrototypes, apply_rule
 from ._docstrings import DOCS, Substitution
 from ._inference import chunk_size, decision_scores, predict_stream, probabilities
 from ._parallel import STRATEGIES
-from ._persistence import write_model
+from ._persistence import NETWORK_PREFIX, PROTOTYPES_PREFIX, write_model
 from ._precision import PRECISION_OPTIONS, resolve_precision
 from ._selection import fit_decision
 from ._targets import TargetEncoder, needs_background, training_targets
@@ -40,8 +40,7 @@ from ._training import (
     split_datasets,
 )
 
-_NETWORK = "network."  # tensor-name prefixes in saved files
-_PROTOTYPES = "prototypes."
+_NETWORK, _PROTOTYPES = NETWORK_PREFIX, PROTOTYPES_PREFIX  # tensor names in saved files
 # Fitted attributes saved as JSON (key in the file -> attribute); absent ones are saved as
 # None (format 1 wrote a missing feature_names_in_ as []).
 _SAVED_ATTRIBUTES = {

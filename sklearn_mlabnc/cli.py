@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _reproduce as rp
 from ._cli_parser import build_parser
+from ._persistence import write_bytes, write_figure
 
 __all__ = ["main"]
 
@@ -233,7 +234,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         command = "mlabnc " + " ".join(args.argv)
         document = rp.results_document(records, command=command, dataset=args.dataset)
-        (out / "results.json").write_text(json.dumps(document, indent=1, allow_nan=False))
+        write_bytes(out / "results.json", json.dumps(document, indent=1, allow_nan=False))
         _write_reproduction(out, command, tables, notes, records, labels)
         print(f"\nreport written to {out / 'report.md'}, results to {out / 'results.json'}")
     return 0
@@ -411,9 +412,9 @@ def _write_with_figures(out: Path, lines: list[str], make_figures, dpi: int) -> 
         lines = [*lines, "", f"{hint} ({exc})"]
         figures = {}
     for name, (figure, caption) in figures.items():
-        figure.savefig(out / name, dpi=dpi, bbox_inches="tight")
+        write_figure(figure, out / name, dpi=dpi, bbox_inches="tight")
         lines = [*lines, "", f"## {caption}", "", f"![{caption}]({name})"]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_bytes(out / "report.md", "\n".join(lines) + "\n")
 
 
 def _figures(models, train, labels) -> dict:
