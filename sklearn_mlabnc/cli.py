@@ -265,6 +265,8 @@ def _reproduction_notes(records) -> list[str]:
             line += f"; fitted c_{m} = {_format(c)}"
             if m in record.ufm_c_m:
                 line += f" (UFM optimum {_format(record.ufm_c_m[m])})"
+        if record.ufm_problem:
+            line += f" [UFM: {record.ufm_problem}]"
         notes.append(line)
     return notes
 
@@ -297,7 +299,9 @@ def _reproduction_figures(records, labels) -> dict:
         predicted = {r.name: r.ufm_c_m for r in records}
         figures["tagwise.png"] = (
             plotting.plot_tagwise(views, predicted_c_m=predicted),
-            "Tag-wise average: angle of each label set to its singleton sum, and c_m",
+            "Tag-wise average: angle of each label set to its singleton sum, and c_m; x: the "
+            "UFM optimum of each run's own problem (W learned, or fixed to the unit ETF for "
+            "the ETF heads; named in the notes)",
         )
     models = {r.name: r.model for r in records}
     figures["etf_comparison.png"] = (
@@ -416,7 +420,7 @@ def _ufm(args: argparse.Namespace) -> int:
             row[list(labels)] = 1
             rows += [row] * counts[m]
     Y = np.array(rows)
-    decay = dict(weight_decay=args.weight_decay, feature_decay=args.feature_decay)
+    decay = dict(weight_decay=args.weight_decay, lambda_h=args.lambda_h)
     solution = solve_ufm(
         Y, n_features=args.features, loss=args.loss, random_state=args.seed, **decay
     )
@@ -532,7 +536,7 @@ def _parser() -> argparse.ArgumentParser:
     ufm.add_argument("--features", type=_positive, help="feature dimension d (default K)")
     ufm.add_argument("--loss", choices=("pal", "pal_normalized"), default="pal")
     ufm.add_argument("--weight-decay", type=float, default=5e-4)
-    ufm.add_argument("--feature-decay", type=float, default=1e-3)
+    ufm.add_argument("--lambda-h", type=float, default=1e-3, help="the UFM's lambda_H")
     ufm.add_argument("--seed", type=int, default=0)
     ufm.set_defaults(run=_ufm)
     return parser

@@ -132,6 +132,9 @@ def test_reproduce_writes_results_json_and_figures(tmp_path, capsys):
         assert 0 <= run["test"]["micro-F1"] <= 1 and 0 <= run["train_accuracy"] <= 1
         assert len(run["tagwise"]["angle_deg"]) == 45  # every pair of the ten digits
         assert run["ufm_c_m"]["2"] > 1
+        # each run names the UFM problem it is compared with: W fixed for the ETF head
+        fixed = "W fixed to the unit ETF" in run["ufm_problem"]
+        assert fixed == ("ETF" in run["name"]) and "PAL" in run["ufm_problem"]
     for png in ("collapse_curves_library.png", "collapse_curves_paper.png", "tagwise.png"):
         assert (out / png).stat().st_size > 10_000
 
