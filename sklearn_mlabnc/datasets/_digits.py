@@ -55,7 +55,8 @@ Multi-label digits (MLab NC construction)
 -----------------------------------------
 
 The canvas construction of Li et al.'s multi-label MNIST (ICML 2024, arXiv 2310.15903),
-applied to the 1,797 8x8 images of scikit-learn's ``load_digits`` (not to MNIST). The canvas is 16x16 with four 8x8 corners.
+applied to the 1,797 8x8 images of scikit-learn's ``load_digits`` (not to MNIST). The canvas
+is 16x16 with four 8x8 corners.
 A sample with label set S (|S| = m) shows m digits of the m distinct classes of S, each drawn
 uniformly at random from the source pool of its class and pasted into m distinct random corners;
 the digits are combined with a pixel-wise maximum. Pixels are scaled to [0, 1].
@@ -100,7 +101,8 @@ def make_multilabel_digits(
     16x16 canvas (four 8x8 corners) holding ``m`` digit images from
     :func:`sklearn.datasets.load_digits`, one per class of ``S``, each in a distinct random
     corner, combined with a pixel-wise maximum (the canvas construction of Li et al.'s
-    multi-label MNIST, ICML 2024, on 8x8 digits instead of 28x28 MNIST). A singleton ``{k}`` is one digit ``k`` in a random corner.
+    multi-label MNIST, ICML 2024, on 8x8 digits instead of 28x28 MNIST). A singleton ``{k}``
+    is one digit ``k`` in a random corner.
 
     By default the data are balanced within each multiplicity, the setting of the paper's
     theorem: every singleton class has ``n_per_singleton`` samples and every label set of size
