@@ -379,5 +379,14 @@ def _epoch_row(row: dict) -> dict:
 
 
 def _messages(caught) -> list[str]:
-    """The distinct warnings, ``"Category: message"``, in the order first raised."""
-    return list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    """The distinct warnings, ``"Category: message"``, in the order first raised.
+
+    Warnings that repeat with new figures every monitored epoch (NC1's conditioning guard)
+    are kept once, with the figures of their last occurrence.
+    """
+    latest: dict[str, str] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        key = text.split(":")[1] if "ill-conditioned" in text else text
+        latest[key] = text  # an existing key keeps its place
+    return list(latest.values())

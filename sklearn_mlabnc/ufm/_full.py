@@ -171,7 +171,7 @@ class UFMSolution:
         Calls ``collapse_report(H, Y, W=W, b=b, **options)`` from
         :mod:`sklearn_mlabnc.collapse` and appends to the report's notes this solution's own
         caveats that the report does not already state (label sets missing from a
-        multiplicity, ``d < K - 1``, BCE, a zero bias).
+        multiplicity, ``d < K - 1``, BCE, a zero bias under ``bias_metric="ratio"``).
 
         Parameters
         ----------
@@ -202,7 +202,8 @@ class UFMSolution:
             if n not in existing and not (reported_imbalance and n.startswith("Imbalance"))
         ]
         scale = 1.0 + float(np.abs(self.logits).max())
-        if float(np.abs(self.b).max()) <= 1e-8 * scale:
+        ratio = rep.options.get("bias_metric") == "ratio"
+        if ratio and float(np.abs(self.b).max()) <= 1e-8 * scale:
             extra.append(
                 f"The solution's bias is numerically zero (max |b| = {np.abs(self.b).max():.1e})"
                 ", so bias_deviation, a ratio to ||b||, measures rounding noise only."
