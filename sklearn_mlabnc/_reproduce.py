@@ -20,17 +20,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from ._decision import default_rule
+from .backbones import SmallCNN
 from .callbacks import CollapseMonitor
 from .collapse import collapse_curves, collapse_report, tagwise_view
 
 __all__ = [
     "CONVENTIONS",
     "PROTOCOL",
+    "LinearFeatureCNN",
     "PaperConventionMonitor",
     "RunRecord",
     "finite_or_none",
+    "cnn_module",
     "make_configs",
     "results_document",
     "run_experiment",
@@ -363,6 +367,50 @@ def mlp_module(hidden, feature_layer: str):
     return functools.partial(
         MLP, hidden_layer_sizes=tuple(hidden), feature_layer=feature_layer, dropout=0.0
     )
+
+
+class LinearFeatureCNN(nn.Module):
+    """``SmallCNN`` (conv blocks, global pooling) then a plain ``Linear`` feature layer.
+
+    The features can take any sign, as the unconstrained feature model's (SmallCNN's own
+    ``n_outputs`` layer ends in a ReLU).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_mlabnc._reproduce import LinearFeatureCNN
+    >>> LinearFeatureCNN(256, 5, channels=(4, 8))(torch.randn(2, 256)).shape
+    torch.Size([2, 5])
+    """
+
+    def __init__(
+        self, n_inputs, n_outputs=None, input_shape=(1, 16, 16), channels=(32, 64)
+    ) -> None:
+        super().__init__()
+        self.body = SmallCNN(n_inputs, input_shape=input_shape, channels=channels)
+        width = int(channels[-1])
+        self.n_outputs = width if n_outputs is None else int(n_outputs)
+        self.feature_layer = nn.Linear(width, self.n_outputs)
+
+    def forward(self, x):
+        return self.feature_layer(self.body(x))
+
+
+def cnn_module(input_shape, channels=(32, 64)):
+    """The convolutional backbone factory of the reproduction (``--backbone smallcnn``).
+
+    :class:`~sklearn_mlabnc.backbones.SmallCNN`'s conv blocks and pooling, then a plain
+    linear feature layer of width ``d`` (:class:`LinearFeatureCNN`), like the MLP's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_mlabnc._reproduce import cnn_module
+    >>> net = cnn_module((1, 16, 16), channels=(4, 8))(256, n_outputs=10)
+    >>> net(torch.randn(3, 256)).shape, net.n_outputs
+    (torch.Size([3, 10]), 10)
+    """
+    return functools.partial(LinearFeatureCNN, input_shape=tuple(input_shape), channels=channels)
 
 
 def _final_metrics(H, Y, W, b, options: dict) -> dict[str, Any]:

@@ -195,6 +195,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.backbone == "mlp":
         module = rp.mlp_module(args.hidden, args.feature_layer)
         feature_dim = args.feature_dim
+    elif args.backbone == "smallcnn":  # conv blocks, then a linear feature layer of width d
+        if shape is None:
+            raise UsageError("--backbone smallcnn needs image data; use --dataset digits")
+        module, feature_dim = rp.cnn_module(shape), args.feature_dim
     else:
         module, feature_dim = _backbone(args.backbone, shape, args.width), None
     configs = rp.make_configs(args.loss, args.head, lambda head: module, feature_dim)
@@ -490,7 +494,12 @@ def _parser() -> argparse.ArgumentParser:
         help="digits, emotions, yeast or a NAME-train.arff path (NAME-test.arff beside it)",
     )
     rep.add_argument("--data-dir", help="folder of the MULAN files (emotions, yeast)")
-    rep.add_argument("--backbone", choices=("mlp", "cnn", "resnet18"), default="mlp")
+    rep.add_argument(
+        "--backbone",
+        choices=("mlp", "smallcnn", "cnn", "resnet18"),
+        default="mlp",
+        help="smallcnn: SmallCNN's conv blocks then a linear feature layer of --feature-dim",
+    )
     rep.add_argument(
         "--hidden",
         type=_positive,
