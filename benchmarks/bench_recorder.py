@@ -33,13 +33,12 @@ import json
 import os
 import statistics
 import time
-from types import SimpleNamespace
 
 import torch
 from torch import nn
 
 from sklearn_mlabnc.backbones import SmallCNN
-from sklearn_mlabnc.collapse import CollapseStatistics, FeatureRecorder
+from sklearn_mlabnc.collapse import CollapseStatistics, FeatureRecorder, collapse_report
 from sklearn_mlabnc.datasets import make_multilabel_digits
 
 
@@ -161,7 +160,7 @@ def run(repeats: int) -> dict:
         stats = CollapseStatistics()
         for h, y in features:
             stats.partial_fit(h, y)
-        FeatureRecorder.report(SimpleNamespace(statistics_=stats), model[1].weight, model[1].bias)
+        collapse_report(stats, W=model[1].weight.detach(), b=model[1].bias.detach())
         alone.append(time.perf_counter() - start)
     times["multi-label"]["statistics alone"] = alone
     for name, per_variant in times.items():

@@ -153,3 +153,17 @@ def test_reproduce_never_prints_inf_or_nan(tmp_path, capsys):
     run = _strict_json(tmp_path / "results.json")["runs"][0]
     assert run["final"]["library"]["nc1"] is None
     assert any("features died" in message for message in run["warnings"])
+
+
+def test_reproduce_smallcnn_backbone_has_a_linear_feature_layer(tmp_path, capsys):
+    argv = ["reproduce", "--backbone", "smallcnn", "--epochs", "1", "--every", "1"]
+    argv += ["--feature-dim", "8", "--loss", "pal", "--quiet", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert "backbone smallcnn" in capsys.readouterr().out
+    runs = {run["name"]: run for run in _strict_json(tmp_path / "results.json")["runs"]}
+    # conv 1->32 and 32->64 (3x3, no bias) with BatchNorm, then Linear(64, d), then the head
+    body = 9 * 32 + 2 * 32 + 9 * 32 * 64 + 2 * 64
+    assert runs["pal, learned head"]["trainable_params"] == body + 64 * 8 + 8 + 8 * 10 + 10
+    assert runs["pal, fixed ETF, d=K"]["trainable_params"] == body + 64 * 10 + 10 + 10
+    for run in runs.values():
+        assert run["ufm_c_m"]["2"] > 1 and "PAL" in run["ufm_problem"]
