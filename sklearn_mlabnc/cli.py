@@ -515,7 +515,7 @@ def _parser() -> argparse.ArgumentParser:
         help="MLP feature layer: plain linear (default) or Linear-BatchNorm-ReLU",
     )
     rep.add_argument(
-        "--feature-dim", type=_positive, default=512, help="learned head's d (default 512)"
+        "--feature-dim", type=_positive, default=512, help="learned head's d (mlp, smallcnn)"
     )
     rep.add_argument(
         "--loss",
