@@ -31,7 +31,8 @@ class FeatureRecorder:
     ``with recorder.record(y):`` the next call of that layer hands its features (flattened
     to ``(batch, d)`` and detached) with ``y`` to :meth:`CollapseStatistics.partial_fit
     <sklearn_mlabnc.collapse.CollapseStatistics.partial_fit>`; outside it the hook does
-    nothing. The features stay on the model's device (torch tensors are reduced where they
+    nothing. Should the layer run more than once inside the block, its first call is the
+    one recorded. The features stay on the model's device (torch tensors are reduced where they
     live) and are not kept.
 
     Recorded during training, an epoch's statistics mix the parameters of its successive
