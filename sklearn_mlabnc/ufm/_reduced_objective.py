@@ -11,19 +11,46 @@ __all__ = ["ReducedObjective", "loss_weight", "solve_reduced", "stationarity", "
 
 
 def unit_etf(K: int) -> np.ndarray:
-    """Unit-row simplex ETF ``sqrt(K/(K-1)) (I - 11^T/K)``, shape ``(K, K)``."""
+    """Unit-row simplex ETF ``sqrt(K/(K-1)) (I - 11^T/K)``, shape ``(K, K)``.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc.ufm._reduced_objective import unit_etf
+    >>> U = unit_etf(3)
+    >>> round(float(U[0] @ U[0]), 12), round(float(U[0] @ U[1]), 12)
+    (1.0, -0.5)
+    """
     return math.sqrt(K / (K - 1)) * (np.eye(K) - 1.0 / K)
 
 
 def loss_weight(loss: str, m: int | np.ndarray) -> float | np.ndarray:
-    """The weight ``w_m`` of a multiplicity-``m`` label set: 1 for PAL, ``1/m`` for PAL-N."""
+    """The weight ``w_m`` of a multiplicity-``m`` label set: 1 for PAL, ``1/m`` for PAL-N.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc.ufm._reduced_objective import loss_weight
+    >>> loss_weight("pal", 2), loss_weight("pal_normalized", 2)
+    (1.0, 0.5)
+    """
     if loss == "pal_normalized":
         return 1.0 / m
     return np.ones_like(m, dtype=np.float64) if isinstance(m, np.ndarray) else 1.0
 
 
 class ReducedObjective:
-    """The reduced objective ``F(alpha, a)`` over the multiplicities ``1 <= m < K``."""
+    """The reduced objective ``F(alpha, a)`` over the multiplicities ``1 <= m < K``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mlabnc.ufm._reduced_objective import ReducedObjective
+    >>> prob = ReducedObjective(4, [1, 2], [3, 1], 18, "pal", 5e-4, 1e-3)
+    >>> x = np.array([2.0, 1.0, 0.5])
+    >>> step = 1e-6 * np.eye(3)[0]
+    >>> numeric = (prob.value(x + step) - prob.value(x - step)) / 2e-6
+    >>> bool(np.isclose(prob.grad(x)[0], numeric, rtol=1e-6))
+    True
+    """
 
     def __init__(self, K, ms, n, N, loss, lam_w, lam_h):
         self.K = K
@@ -109,9 +136,16 @@ class ReducedObjective:
 
 
 def stationarity(sol) -> dict[str, float]:
-    """Relative residuals of the optimality conditions of a :class:`ReducedSolution`.
+    """Relative residuals of the optimality conditions of a ``ReducedSolution``.
 
     With a fixed classifier only the feature conditions ``"m=<m>"`` apply.
+
+    Examples
+    --------
+    >>> from sklearn_mlabnc.ufm import reduced_problem
+    >>> from sklearn_mlabnc.ufm._reduced_objective import stationarity
+    >>> sorted(stationarity(reduced_problem({1: 2, 2: 1}, 3, fixed_classifier="etf")))
+    ['m=1', 'm=2']
     """
     K = sol.n_classes
     N = sol.n_samples
@@ -149,7 +183,17 @@ def stationarity(sol) -> dict[str, float]:
 def solve_reduced(
     prob: ReducedObjective, const: float, zero_obj: float
 ) -> tuple[np.ndarray, float]:
-    """Global minimiser of the reduced objective (see ``reduced_problem``)."""
+    """Global minimiser ``(x, F(x))`` of the reduced objective (see ``reduced_problem``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mlabnc.ufm._reduced_objective import ReducedObjective, solve_reduced
+    >>> prob = ReducedObjective(4, [1, 2], [3, 1], 18, "pal", 5e-4, 1e-3)
+    >>> x, value = solve_reduced(prob, 0.0, prob.value(np.zeros(3)))
+    >>> bool(np.linalg.norm(prob.grad(x)) < 1e-12), round(float(x[0]), 5)
+    (True, 3.86022)
+    """
     # every minimiser has lam_w K alpha^2 / 2 <= F(0) (the loss part is >= 0)
     alpha_max = math.sqrt(2.0 * zero_obj / (prob.lam_w * prob.K))
     grid = alpha_max * np.geomspace(1e-9, 1.0, 400)
