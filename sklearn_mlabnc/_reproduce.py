@@ -282,6 +282,9 @@ def ufm_prediction(Y: np.ndarray, params: dict) -> tuple[dict[int, float], str]:
     decays = dict(weight_decay=params["weight_decay"], feature_decay=params["feature_decay"])
     if not decays["feature_decay"] or not decays["weight_decay"]:
         return {}, ""
+    Y = np.asarray(Y)
+    if not np.all(Y[Y.sum(axis=1) == 1].sum(axis=0) > 0):
+        return {}, ""  # c_m needs every label's singleton mean: not worth solving
     per_m = _balanced_counts(Y) if loss != "bce" else None
     try:
         if per_m is not None:
