@@ -15,7 +15,8 @@ Seeing all of it in a trained network takes a protocol that reaches the terminal
   offset or BatchNorm after it, so the features are as free as the UFM's);
 - SGD, lr 0.05, momentum 0.9, cosine schedule, 200 epochs, batch 128, **no dropout**;
 - weight decay 5e-3 and a per-sample feature penalty 0.03, i.e. the UFM's
-  :math:`\\lambda_W = 5\\cdot10^{-3}` and :math:`\\lambda_H = 2\\cdot 0.03 / N`.
+  :math:`\\lambda_W = 5\\cdot10^{-3}` and :math:`\\lambda_H = 2\\cdot 0.03 / N` (the UFM
+  functions take the per-sample value as ``feature_decay=0.03`` directly).
 
 This is the default of ``mlabnc reproduce`` (512 wide, three losses); here the network
 is 256 wide and only PAL is trained, to stay within a minute.
@@ -89,13 +90,25 @@ plt.show()
 # ------------------------------
 # Per pair of digits, the angle between its mean feature and the sum of the two
 # singleton means (left): a few degrees, against a reference of tens of degrees for the
-# sums of other pairs. Right: the fitted :math:`\hat c_2` beside the UFM optimum's for
-# these counts (100 per digit, 20 per pair) and decays: the UFM predicts the trained
-# network's scale.
+# sums of other pairs. Right: the fitted :math:`\hat c_2` beside the UFM optimum of
+# each network's own problem, for these counts (100 per digit, 20 per pair) and
+# decays (the estimator's ``weight_decay`` and per-sample ``feature_decay`` pass
+# unchanged): the learned head against the UFM with ``W`` learned, the ETF head
+# against the UFM with ``W`` fixed to the unit ETF and only the features free.
 counts = {1: 100, 2: 20}
-ufm = reduced_problem(
-    counts, 10, loss="pal", weight_decay=5e-3, feature_decay=2 * 0.03 / len(X)
-)
+ufm = {
+    name: reduced_problem(
+        counts,
+        10,
+        loss="pal",
+        weight_decay=5e-3,
+        feature_decay=0.03,
+        fixed_classifier="etf" if model.head == "etf" else None,
+    )
+    for name, model in models.items()
+}
+for name, solution in ufm.items():
+    print(f"{name}: UFM c_2 = {solution.c_m[2]:.3f} ({solution.problem})")
 views = {name: tagwise_view(model.transform(X), Y) for name, model in models.items()}
-fig = plot_tagwise(views, predicted_c_m={name: {2: ufm.c_m[2]} for name in views})
+fig = plot_tagwise(views, predicted_c_m={name: {2: ufm[name].c_m[2]} for name in views})
 plt.show()

@@ -59,13 +59,13 @@ print(
 grid = np.geomspace(1e-4, 3e-2, 20)
 closed_alpha, closed_c2 = [], []
 for lam in grid:
-    sol = reduced_problem(counts, K, feature_decay=lam)
+    sol = reduced_problem(counts, K, lambda_h=lam)
     closed_alpha.append(sol.alpha)
     closed_c2.append(sol.c_m[2])
 checks = grid[::4]
 solver_alpha, solver_c2 = [], []
 for lam in checks:
-    sol = solve_ufm(Y, feature_decay=lam, random_state=0)
+    sol = solve_ufm(Y, lambda_h=lam, random_state=0)
     solver_alpha.append(np.linalg.norm(sol.W, axis=1).mean())
     solver_c2.append(sol.report().c_m[2] if np.linalg.norm(sol.W) > 1e-8 else np.nan)
 

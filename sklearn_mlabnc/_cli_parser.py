@@ -102,9 +102,10 @@ def build_parser(demo: Callable, reproduce: Callable, ufm: Callable) -> argparse
     )
     rep.add_argument(
         "--backbone",
-        choices=("mlp", "cnn", "resnet18"),
+        choices=("mlp", "smallcnn", "cnn", "resnet18"),
         default="mlp",
-        help="feature extractor; cnn and resnet18 need image data (digits)",
+        help="feature extractor; smallcnn (SmallCNN's conv blocks, then a linear feature layer "
+        "of --feature-dim), cnn and resnet18 need image data (digits)",
     )
     rep.add_argument(
         "--hidden", type=_positive, nargs="+", default=[512, 512], help="MLP hidden widths"
@@ -117,7 +118,10 @@ def build_parser(demo: Callable, reproduce: Callable, ufm: Callable) -> argparse
         help="MLP feature layer: plain linear, or Linear-BatchNorm-ReLU",
     )
     rep.add_argument(
-        "--feature-dim", type=_positive, default=512, help="the learned head's feature dimension d"
+        "--feature-dim",
+        type=_positive,
+        default=512,
+        help="the learned head's feature dimension d (mlp, smallcnn)",
     )
     rep.add_argument(
         "--loss",
@@ -169,7 +173,7 @@ def build_parser(demo: Callable, reproduce: Callable, ufm: Callable) -> argparse
         "--loss", choices=("pal", "pal_normalized"), default="pal", help="the UFM's loss"
     )
     ufm_parser.add_argument("--weight-decay", type=float, default=5e-4, help="lambda_W")
-    ufm_parser.add_argument("--feature-decay", type=float, default=1e-3, help="lambda_H")
+    ufm_parser.add_argument("--lambda-h", type=float, default=1e-3, help="the UFM's lambda_H")
     ufm_parser.add_argument("--seed", type=int, default=0, help="random initialisation")
     ufm_parser.set_defaults(run=ufm)
     return parser

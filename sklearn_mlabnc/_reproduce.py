@@ -20,17 +20,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from ._decision import default_rule
+from .backbones import SmallCNN
 from .callbacks import CollapseMonitor
 from .collapse import collapse_curves, collapse_report, tagwise_view
 
 __all__ = [
     "CONVENTIONS",
     "PROTOCOL",
+    "LinearFeatureCNN",
     "PaperConventionMonitor",
     "RunRecord",
     "finite_or_none",
+    "cnn_module",
     "make_configs",
     "results_document",
     "run_experiment",
@@ -106,6 +110,7 @@ class RunRecord:
     train_accuracy: float
     trainable_params: int
     ufm_c_m: dict[int, float] = field(default_factory=dict)
+    ufm_problem: str = ""
     warnings: list[str] = field(default_factory=list)
 
     def summary(self, convention: str) -> dict[str, Any]:
@@ -144,6 +149,7 @@ class RunRecord:
                 "test": self.test,
                 "final": self.final,
                 "ufm_c_m": self.ufm_c_m,
+                "ufm_problem": self.ufm_problem,
                 "tagwise": {
                     "labels": [list(s) for s in self.tagwise.labels],
                     "angle_deg": self.tagwise.angle.tolist(),
@@ -223,6 +229,7 @@ def run_experiment(name: str, params: dict, data, *, every: int) -> RunRecord:
     }
     n_params = sum(p.numel() for p in clf.net_.module_.parameters() if p.requires_grad)
     config = {**params, "collapse_every": every}
+    ufm_c_m, ufm_problem = ufm_prediction(Y_train, params)
     return RunRecord(
         name=name,
         config=config,
@@ -235,33 +242,76 @@ def run_experiment(name: str, params: dict, data, *, every: int) -> RunRecord:
         test=test,
         train_accuracy=train_accuracy,
         trainable_params=int(n_params),
-        ufm_c_m=ufm_prediction(Y_train, params),
+        ufm_c_m=ufm_c_m,
+        ufm_problem=ufm_problem,
         warnings=_messages(caught),
     )
 
 
-def ufm_prediction(Y: np.ndarray, params: dict) -> dict[int, float]:
-    """``c_m`` of the UFM optimum for these label counts and decays, when it applies.
+def ufm_prediction(Y: np.ndarray, params: dict) -> tuple[dict[int, float], str]:
+    """``c_m`` of the UFM optimum that models this run, and the name of that problem.
 
-    The reduced problem needs PAL or PAL-N and every label set of each multiplicity present
-    with the same count; otherwise (e.g. BCE) the result is empty. The classifier's
-    per-sample ``feature_decay`` is the UFM's ``lambda_H = 2 feature_decay / N``.
+    The UFM matches the run like for like: ``W`` learned for a learned head, fixed to the
+    unit simplex ETF for ``head="etf"`` (only the features and the bias free); the
+    estimator's ``weight_decay`` as :math:`\\lambda_W` and :math:`\\lambda_b` (the decay
+    applies to every parameter) and its per-sample ``feature_decay`` unchanged. PAL and
+    PAL-N on label sets balanced within each multiplicity use the reduced problem; anything
+    else (BCE, unbalanced counts) the full solver with ``d = K``. Without a feature penalty,
+    or when no singletons occur, the result is ``({}, "")``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_mlabnc._reproduce import ufm_prediction
     >>> Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1]])
-    >>> c = ufm_prediction(Y, {"loss": "pal", "weight_decay": 5e-3, "feature_decay": 0.03})
-    >>> sorted(c), bool(1 < c[2] < 2)
-    ([2], True)
-    >>> ufm_prediction(Y, {"loss": "bce", "weight_decay": 5e-3, "feature_decay": 0.03})
-    {}
+    >>> decays = {"weight_decay": 5e-3, "feature_decay": 0.03}
+    >>> learned, problem = ufm_prediction(Y, {"loss": "pal", "head": "linear", **decays})
+    >>> sorted(learned), bool(1 < learned[2] < 2), problem.split(",")[:3]
+    ([2], True, ['reduced UFM', ' PAL', ' W learned'])
+    >>> fixed, problem = ufm_prediction(Y, {"loss": "pal", "head": "etf", **decays})
+    >>> bool(fixed[2] < learned[2]), "W fixed to the unit ETF" in problem
+    (True, True)
+    >>> bce, problem = ufm_prediction(Y, {"loss": "bce", "head": "linear", **decays})
+    >>> problem.split(",")[:2], "lambda_b=0.005" in problem
+    (['full UFM', ' BCE'], True)
     """
-    from .ufm import reduced_problem
+    from .ufm import reduced_problem, solve_ufm
 
-    if params.get("loss", "pal") not in ("pal", "pal_normalized"):
-        return {}
+    loss = params.get("loss", "pal")
+    fixed = "etf" if params.get("head") == "etf" else None
+    decays = dict(weight_decay=params["weight_decay"], feature_decay=params["feature_decay"])
+    if not decays["feature_decay"] or not decays["weight_decay"]:
+        return {}, ""
+    Y = np.asarray(Y)
+    if not np.all(Y[Y.sum(axis=1) == 1].sum(axis=0) > 0):
+        return {}, ""  # c_m needs every label's singleton mean: not worth solving
+    per_m = _balanced_counts(Y) if loss != "bce" else None
+    try:
+        if per_m is not None:
+            solution = reduced_problem(
+                per_m, Y.shape[1], loss=loss, fixed_classifier=fixed, **decays
+            )
+            c_m = solution.c_m
+        else:
+            solution = solve_ufm(
+                Y,
+                loss=loss,
+                fixed_classifier=fixed,
+                bias_decay=decays["weight_decay"],
+                random_state=0,
+                **decays,
+            )
+            with warnings.catch_warnings():  # NC1 of an exactly collapsed solution is 0/0
+                warnings.simplefilter("ignore", RuntimeWarning)
+                c_m = solution.report().c_m
+    except ValueError:
+        return {}, ""
+    c_m = {int(m): float(c) for m, c in c_m.items() if m >= 2 and math.isfinite(c)}
+    return (c_m, solution.problem) if c_m else ({}, "")
+
+
+def _balanced_counts(Y: np.ndarray) -> dict[int, int] | None:
+    """``{m: n_m}`` when every label set of each multiplicity occurs equally often."""
     sets, counts = np.unique(np.asarray(Y, dtype=int), axis=0, return_counts=True)
     sizes = sets.sum(axis=1)
     K = Y.shape[1]
@@ -269,21 +319,9 @@ def ufm_prediction(Y: np.ndarray, params: dict) -> dict[int, float]:
     for m in np.unique(sizes):
         here = counts[sizes == m]
         if m < 1 or len(here) != math.comb(K, int(m)) or len(set(here.tolist())) != 1:
-            return {}
+            return None
         per_m[int(m)] = int(here[0])
-    if 1 not in per_m or len(per_m) < 2:
-        return {}
-    try:
-        solution = reduced_problem(
-            per_m,
-            K,
-            loss=params["loss"],
-            weight_decay=params["weight_decay"],
-            feature_decay=2.0 * params["feature_decay"] / len(Y),
-        )
-    except ValueError:
-        return {}
-    return {int(m): float(c) for m, c in solution.c_m.items() if m >= 2}
+    return per_m if 1 in per_m and len(per_m) >= 2 else None
 
 
 def results_document(records: list[RunRecord], *, command: str, dataset: str) -> dict:
@@ -334,6 +372,50 @@ def mlp_module(hidden, feature_layer: str):
     )
 
 
+class LinearFeatureCNN(nn.Module):
+    """``SmallCNN`` (conv blocks, global pooling) then a plain ``Linear`` feature layer.
+
+    The features can take any sign, as the unconstrained feature model's (SmallCNN's own
+    ``n_outputs`` layer ends in a ReLU).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_mlabnc._reproduce import LinearFeatureCNN
+    >>> LinearFeatureCNN(256, 5, channels=(4, 8))(torch.randn(2, 256)).shape
+    torch.Size([2, 5])
+    """
+
+    def __init__(
+        self, n_inputs, n_outputs=None, input_shape=(1, 16, 16), channels=(32, 64)
+    ) -> None:
+        super().__init__()
+        self.body = SmallCNN(n_inputs, input_shape=input_shape, channels=channels)
+        width = int(channels[-1])
+        self.n_outputs = width if n_outputs is None else int(n_outputs)
+        self.feature_layer = nn.Linear(width, self.n_outputs)
+
+    def forward(self, x):
+        return self.feature_layer(self.body(x))
+
+
+def cnn_module(input_shape, channels=(32, 64)):
+    """The convolutional backbone factory of the reproduction (``--backbone smallcnn``).
+
+    :class:`~sklearn_mlabnc.backbones.SmallCNN`'s conv blocks and pooling, then a plain
+    linear feature layer of width ``d`` (:class:`LinearFeatureCNN`), like the MLP's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_mlabnc._reproduce import cnn_module
+    >>> net = cnn_module((1, 16, 16), channels=(4, 8))(256, n_outputs=10)
+    >>> net(torch.randn(3, 256)).shape, net.n_outputs
+    (torch.Size([3, 10]), 10)
+    """
+    return functools.partial(LinearFeatureCNN, input_shape=tuple(input_shape), channels=channels)
+
+
 def _final_metrics(H, Y, W, b, options: dict) -> dict[str, Any]:
     report = collapse_report(H, Y, W=W, b=b, **options)
     out = {key: float(getattr(report, key)) for key in _SUMMARY_KEYS}
@@ -348,5 +430,14 @@ def _epoch_row(row: dict) -> dict:
 
 
 def _messages(caught) -> list[str]:
-    """The distinct warnings, ``"Category: message"``, in the order first raised."""
-    return list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    """The distinct warnings, ``"Category: message"``, in the order first raised.
+
+    Warnings that repeat with new figures every monitored epoch (NC1's conditioning guard)
+    are kept once, with the figures of their last occurrence.
+    """
+    latest: dict[str, str] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        key = text.split(":")[1] if "ill-conditioned" in text else text
+        latest[key] = text  # an existing key keeps its place
+    return list(latest.values())

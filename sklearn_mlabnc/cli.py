@@ -189,6 +189,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.backbone == "mlp":
         module = rp.mlp_module(args.hidden, args.feature_layer)
         feature_dim = args.feature_dim
+    elif args.backbone == "smallcnn":  # conv blocks, then a linear feature layer of width d
+        if shape is None:
+            raise UsageError("--backbone smallcnn needs image data; use --dataset digits")
+        module, feature_dim = rp.cnn_module(shape), args.feature_dim
     else:
         module, feature_dim = _backbone(args.backbone, shape, args.width), None
     configs = rp.make_configs(args.loss, args.head, lambda head: module, feature_dim)
@@ -259,6 +263,8 @@ def _reproduction_notes(records) -> list[str]:
             line += f"; fitted c_{m} = {_format(c)}"
             if m in record.ufm_c_m:
                 line += f" (UFM optimum {_format(record.ufm_c_m[m])})"
+        if record.ufm_problem:
+            line += f" [UFM: {record.ufm_problem}]"
         notes.append(line)
     return notes
 
@@ -291,7 +297,9 @@ def _reproduction_figures(records, labels) -> dict:
         predicted = {r.name: r.ufm_c_m for r in records}
         figures["tagwise.png"] = (
             plotting.plot_tagwise(views, predicted_c_m=predicted),
-            "Tag-wise average: angle of each label set to its singleton sum, and c_m",
+            "Tag-wise average: angle of each label set to its singleton sum, and c_m; x: the "
+            "UFM optimum of each run's own problem (W learned, or fixed to the unit ETF for "
+            "the ETF heads; named in the notes)",
         )
     models = {r.name: r.model for r in records}
     figures["etf_comparison.png"] = (
@@ -483,7 +491,7 @@ def _ufm(args: argparse.Namespace) -> int:
             row[list(labels)] = 1
             rows += [row] * counts[m]
     Y = np.array(rows)
-    decay = dict(weight_decay=args.weight_decay, feature_decay=args.feature_decay)
+    decay = dict(weight_decay=args.weight_decay, lambda_h=args.lambda_h)
     solution = solve_ufm(
         Y, n_features=args.features, loss=args.loss, random_state=args.seed, **decay
     )

@@ -132,6 +132,9 @@ def test_reproduce_writes_results_json_and_figures(tmp_path, capsys):
         assert 0 <= run["test"]["micro-F1"] <= 1 and 0 <= run["train_accuracy"] <= 1
         assert len(run["tagwise"]["angle_deg"]) == 45  # every pair of the ten digits
         assert run["ufm_c_m"]["2"] > 1
+        # each run names the UFM problem it is compared with: W fixed for the ETF head
+        fixed = "W fixed to the unit ETF" in run["ufm_problem"]
+        assert fixed == ("ETF" in run["name"]) and "PAL" in run["ufm_problem"]
     for png in ("collapse_curves_library.png", "collapse_curves_paper.png", "tagwise.png"):
         assert (out / png).stat().st_size > 10_000
 
@@ -173,3 +176,17 @@ def test_help_describes_command_defaults_and_outputs(command, expected, capsys):
     for phrase in expected:
         assert phrase in text
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_reproduce_smallcnn_backbone_has_a_linear_feature_layer(tmp_path, capsys):
+    argv = ["reproduce", "--backbone", "smallcnn", "--epochs", "1", "--every", "1"]
+    argv += ["--feature-dim", "8", "--loss", "pal", "--quiet", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert "backbone smallcnn" in capsys.readouterr().out
+    runs = {run["name"]: run for run in _strict_json(tmp_path / "results.json")["runs"]}
+    # conv 1->32 and 32->64 (3x3, no bias) with BatchNorm, then Linear(64, d), then the head
+    body = 9 * 32 + 2 * 32 + 9 * 32 * 64 + 2 * 64
+    assert runs["pal, learned head"]["trainable_params"] == body + 64 * 8 + 8 + 8 * 10 + 10
+    assert runs["pal, fixed ETF, d=K"]["trainable_params"] == body + 64 * 10 + 10 + 10
+    for run in runs.values():
+        assert run["ufm_c_m"]["2"] > 1 and "PAL" in run["ufm_problem"]

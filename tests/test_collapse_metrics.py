@@ -552,7 +552,12 @@ def test_report_dict_frame_repr():
     json.loads(json.dumps(d))
     assert d["n_samples"] == len(H) and d["n_labels"] == 4 and d["n_label_sets"] == 12
     b = np.arange(4.0)
-    assert d["bias_deviation"] == pytest.approx(np.linalg.norm(b - b.mean()) / np.linalg.norm(b))
+    assert d["option_bias_metric"] == "logit_scale"
+    ratio = collapse_report(H, Y, W, b, global_mean="paper", bias_metric="ratio").to_dict()
+    assert ratio["option_bias_metric"] == "ratio"
+    assert ratio["bias_deviation"] == pytest.approx(
+        np.linalg.norm(b - b.mean()) / np.linalg.norm(b)
+    )
     pytest.importorskip("pandas")
     frame = rep.to_frame()
     assert frame.loc["nc1", "value"] == pytest.approx(rep.nc1)

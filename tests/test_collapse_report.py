@@ -42,6 +42,7 @@ def test_report_options_defaults_and_dict():
         "tagwise_centered": False,
         "max_subsets": 2000,
         "random_state": 0,
+        "bias_metric": "logit_scale",
     }
     with pytest.raises(AttributeError):
         opts.classes = "label_sets"  # frozen

@@ -67,9 +67,9 @@ def test_c_m_depends_on_the_sample_counts():
     """The UFM optimum's c_2 changes with the counts per multiplicity (solver and closed form)."""
     c2 = {}
     for counts in ({1: 3, 2: 1}, {1: 1, 2: 3}):
-        reduced = reduced_problem(counts, 5, weight_decay=5e-4, feature_decay=1e-3)
+        reduced = reduced_problem(counts, 5, weight_decay=5e-4, lambda_h=1e-3)
         solved = solve_ufm(
-            _balanced(5, counts), weight_decay=5e-4, feature_decay=1e-3, random_state=0
+            _balanced(5, counts), weight_decay=5e-4, lambda_h=1e-3, random_state=0
         ).report()
         assert solved.c_m[2] == pytest.approx(reduced.c_m[2], rel=1e-5)
         c2[tuple(counts.items())] = reduced.c_m[2]

@@ -190,7 +190,7 @@ REDUCED_CASES = [
 @pytest.mark.parametrize("loss", ["pal", "pal_normalized"])
 @pytest.mark.parametrize(("K", "counts"), REDUCED_CASES)
 def test_reduced_stationarity_conditions(K, counts, loss):
-    sol = reduced_problem(counts, K, loss=loss, weight_decay=LAM_W, feature_decay=LAM_H)
+    sol = reduced_problem(counts, K, loss=loss, weight_decay=LAM_W, lambda_h=LAM_H)
     N = sum(n * math.comb(K, m) for m, n in counts.items())
     assert sol.n_samples == N and not sol.collapsed
     alpha = sol.alpha
@@ -254,10 +254,10 @@ def test_reduced_collapses_to_zero_under_strong_regularisation():
     # lam_w lam_h K > sum_m n_m C(K,m) w_m^2 m (K-m) / (N^2 (K-1))
     thresh = sum(n * math.comb(K, m) * m * (K - m) for m, n in counts.items()) / (N**2 * (K - 1))
     lam_star = math.sqrt(thresh / K)
-    below = reduced_problem(counts, K, weight_decay=0.98 * lam_star, feature_decay=0.98 * lam_star)
+    below = reduced_problem(counts, K, weight_decay=0.98 * lam_star, lambda_h=0.98 * lam_star)
     assert not below.collapsed and below.alpha > 0 and not below.zero_is_local_min
     assert below.objective < below.zero_objective
-    above = reduced_problem(counts, K, weight_decay=1.02 * lam_star, feature_decay=1.02 * lam_star)
+    above = reduced_problem(counts, K, weight_decay=1.02 * lam_star, lambda_h=1.02 * lam_star)
     assert above.collapsed and above.zero_is_local_min
     assert above.alpha == 0.0 and all(a == 0.0 for a in above.a_m.values())
     assert all(math.isnan(c) for c in above.c_m.values())
@@ -265,9 +265,7 @@ def test_reduced_collapses_to_zero_under_strong_regularisation():
     np.testing.assert_allclose(above.objective, zero, rtol=1e-14)
     assert any("too strong" in n for n in above.notes)
     # the numerical solver agrees: everything shrinks to zero
-    sol = solve_ufm(
-        balanced_labels(K, counts), weight_decay=0.5, feature_decay=0.5, random_state=0
-    )
+    sol = solve_ufm(balanced_labels(K, counts), weight_decay=0.5, lambda_h=0.5, random_state=0)
     assert sol.converged
     assert np.abs(sol.W).max() < 1e-8 and np.abs(sol.H).max() < 1e-8
     np.testing.assert_allclose(sol.objective, zero, rtol=1e-12)
@@ -338,7 +336,7 @@ def test_arbitrary_labels_set_reduction_is_exact(loss):
         loss=loss,
         n_features=6,
         weight_decay=1e-3,
-        feature_decay=2e-3,
+        lambda_h=2e-3,
         bias_decay=1e-2,
         random_state=3,
     )
@@ -357,7 +355,7 @@ def test_arbitrary_labels_set_reduction_is_exact(loss):
         loss=loss,
         n_features=6,
         weight_decay=1e-3,
-        feature_decay=2e-3,
+        lambda_h=2e-3,
         bias_decay=1e-2,
         random_state=4,
     )

@@ -233,6 +233,7 @@ BAD_ANALYZER_PARAMS = {
     "inverse": ["qr"],
     "max_subsets": [0, -1],
     "random_state": [-1, "seed"],
+    "bias_metric": ["relative", 1],
     "tagwise_centered": ["no"],
 }
 

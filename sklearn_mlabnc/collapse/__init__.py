@@ -22,6 +22,7 @@ from ._analyzer import NeuralCollapseAnalyzer
 from ._labels import label_statistics
 from ._metrics import collapse_report, nc1, nc2, nc3, nc4, tagwise_average
 from ._outputs import soft_iou
+from ._recorder import FeatureRecorder
 from ._report import CollapseReport, ReportOptions, collapse_curves
 from ._statistics import CollapseStatistics
 from ._summary import CollapseSummary
@@ -31,6 +32,7 @@ __all__ = [
     "CollapseReport",
     "CollapseStatistics",
     "CollapseSummary",
+    "FeatureRecorder",
     "NeuralCollapseAnalyzer",
     "ReportOptions",
     "TagwiseView",

@@ -125,6 +125,7 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
         tagwise_centered: bool = False,
         max_subsets: int = 2000,
         random_state: int = 0,
+        bias_metric: str = "logit_scale",
         W: Any = None,
         b: Any = None,
     ) -> None:
@@ -135,6 +136,7 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
         self.tagwise_centered = tagwise_centered
         self.max_subsets = max_subsets
         self.random_state = random_state
+        self.bias_metric = bias_metric
         self.W = W
         self.b = b
 
@@ -147,6 +149,7 @@ class NeuralCollapseAnalyzer(TransformerMixin, BaseEstimator):
             tagwise_centered=self.tagwise_centered,
             max_subsets=int(self.max_subsets),
             random_state=int(self.random_state),
+            bias_metric=self.bias_metric,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -32,7 +32,12 @@ tagwise_centered : bool, default=False
 max_subsets : int, default=2000
     Cap on the reference label subsets per multiplicity in NC_m.
 random_state : int, default=0
-    Seed of the reference subsets when capped."""
+    Seed of the reference subsets when capped.
+bias_metric : {'logit_scale', 'ratio'}, default='logit_scale'
+    What ``bias_deviation`` shows: the spread of ``b`` after removing its mean (which a
+    softmax ignores) relative to the spread of the class means' logits, meaningful under
+    PAL; or the ratio ``||b - mean(b)|| / ||b||``, meaningful when the mean of ``b``
+    matters (BCE), but near 1 under PAL whatever ``b`` does and 0/0 at its optimum."""
 
 
 class Substitution:

@@ -259,7 +259,42 @@ def nc1_from_summary(s: CollapseSummary, classes: str, inverse: str, global_mean
     lam = sv[:r] ** 2 / C
     BV = B @ V
     SwV = (V.T @ T @ V - (BV.T / n_c) @ BV) / n_c.sum()
-    return float(np.sum(np.diag(SwV) / lam) / C)
+    contributions = np.diag(SwV) / lam
+    within = (float(np.trace(T)) - float(np.sum(B * B / n_c[:, None]))) / n_c.sum()
+    _conditioning_guard(contributions, np.diag(SwV), within, lam)
+    return float(np.sum(contributions) / C)
+
+
+# NC1 is flagged when one between-class direction gives more than this share of its value...
+_NC1_DOMINANT_SHARE = 0.5
+# ...while holding less than this share of the within-class variance.
+_NC1_NEGLIGIBLE_VARIANCE = 1e-3
+
+
+def _conditioning_guard(
+    contributions: np.ndarray, within_dir: np.ndarray, within_total: float, lam: np.ndarray
+) -> None:
+    """Warn when NC1 is dominated by a direction that holds a negligible share of the variance.
+
+    Such a value is a ratio of two near-zero numbers (a tiny between-class eigenvalue under
+    the pseudo-inverse), so reruns can change it by orders of magnitude.
+    """
+    total = float(np.sum(contributions))
+    if contributions.size < 2 or not total > 0 or not within_total > 0:
+        return
+    j = int(np.argmax(contributions))
+    share = float(contributions[j]) / total
+    variance_share = max(float(within_dir[j]), 0.0) / within_total
+    if share > _NC1_DOMINANT_SHARE and variance_share < _NC1_NEGLIGIBLE_VARIANCE:
+        warn_nan(
+            "NC1 is ill-conditioned (one between-class direction dominates it): "
+            f"{share:.0%} of its value comes from a direction holding {variance_share:.1e} "
+            "of the within-class variance, whose between-class eigenvalue is "
+            f"{lam[j] / lam.max():.1e} of the largest. The value is a ratio of near-zero "
+            "numbers and can change by orders of magnitude between runs; compare the "
+            "within-class variance itself, or, with global_mean='paper', use inverse='svd' "
+            "(the top C-1 directions only)."
+        )
 
 
 def nc2_from_summary(s: CollapseSummary, W: Any, centered: bool, global_mean: str) -> NC2Result:

@@ -413,6 +413,7 @@ def collapse_report(
     tagwise_centered: bool = False,
     max_subsets: int = 2000,
     random_state: int = 0,
+    bias_metric: str = "logit_scale",
     options: ReportOptions | None = None,
 ) -> CollapseReport:
     """All MLab NC metrics of statistics, or of features ``H`` with labels ``Y``, in one report.
@@ -421,7 +422,7 @@ def collapse_report(
     (:func:`nc3`), the tag-wise average NC_m / ``c_m`` / residuals
     (:func:`tagwise_average`), NC4 (:func:`nc4`, when ``predictions`` are given), the
     soft IoU (:func:`soft_iou`, from ``logits`` or from ``H W^T + b`` when ``W`` is given)
-    and ``bias_deviation = ||b - mean(b)|| / ||b||``. The notes flag degenerate inputs,
+    and ``bias_deviation`` (see ``bias_metric``). The notes flag degenerate inputs,
     rows with no label, single-sample classes, and imbalance *within* a multiplicity (the
     UFM theorem needs equal counts per multiplicity). NC4 and the soft IoU need
     per-sample data: with a :class:`CollapseStatistics` they are NaN.
@@ -474,6 +475,7 @@ shape (n, d)
         tagwise_centered=tagwise_centered,
         max_subsets=max_subsets,
         random_state=random_state,
+        bias_metric=bias_metric,
     )
     if options is not None:  # conventions passed as keywords override ``options``
         given = {k: v for k, v in given.items() if v != _REPORT_DEFAULTS[k]}

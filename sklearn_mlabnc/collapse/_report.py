@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from ._bias import BIAS_METRICS, bias_deviation_from_summary
 from ._docstrings import REPORT_OPTIONS_DOC, Substitution
 from ._geometry import (
     LabelSetResidual,
@@ -50,6 +51,7 @@ OPTION_CONSTRAINTS: dict[str, list[Any]] = {
     "tagwise_centered": ["boolean"],
     "max_subsets": [Interval(numbers.Integral, 1, None, closed="left")],
     "random_state": [Interval(numbers.Integral, 0, None, closed="left")],
+    "bias_metric": [StrOptions(set(BIAS_METRICS))],
 }
 
 
@@ -73,7 +75,7 @@ class ReportOptions:
     >>> ReportOptions.from_kwargs(clases="x")
     Traceback (most recent call last):
     ...
-    TypeError: unknown report option(s) ['clases']; valid: ['centered', 'classes', ...]
+    TypeError: unknown report option(s) ['clases']; valid: ['bias_metric', 'centered', ...]
     """
 
     classes: str = "singletons"
@@ -83,6 +85,7 @@ class ReportOptions:
     tagwise_centered: bool = False
     max_subsets: int = 2000
     random_state: int = 0
+    bias_metric: str = "logit_scale"
 
     def __post_init__(self) -> None:
         validate_parameter_constraints(
@@ -126,7 +129,7 @@ class ReportOptions:
         --------
         >>> from sklearn_mlabnc.collapse import ReportOptions
         >>> sorted(ReportOptions().as_dict())[:2]
-        ['centered', 'classes']
+        ['bias_metric', 'centered']
         """
         out = asdict(self)
         out["centered"] = bool(out["centered"])
@@ -174,7 +177,11 @@ class CollapseReport:
     soft_iou : float
         Mean softmax mass on the true label set.
     bias_deviation : float
-        ``||b - mean(b)|| / ||b||`` (0 for a constant bias; NaN without ``b``).
+        How far the bias is from constant, under ``options["bias_metric"]``: by default
+        (``"logit_scale"``) the RMS of ``b - mean(b)`` over the RMS of the mean-removed
+        logits ``W mu_k`` of the singleton means, meaningful under PAL, whose softmax
+        ignores ``mean(b)``; with ``"ratio"``, ``||b - mean(b)|| / ||b||``, meaningful when
+        the mean of ``b`` matters (BCE). 0 for a constant bias; NaN without ``b``.
     n_samples, n_label_sets, n_labels, n_features : int
         Sizes (``n_label_sets`` counts the empty set when it occurs).
     n_skipped : dict of int to int
@@ -304,7 +311,10 @@ class CollapseReport:
             f"n_labels={self.n_labels}, n_features={self.n_features})"
         ]
         for k in self._SCALARS:
-            lines.append(f"  {k:<15} {fmt(float(getattr(self, k)))}")
+            line = f"  {k:<15} {fmt(float(getattr(self, k)))}"
+            if k == "bias_deviation" and "bias_metric" in self.options:
+                line += f"   ({self.options['bias_metric']})"
+            lines.append(line)
         for m in sorted(self.nc_m):
             c = fmt(self.c_m.get(m, math.nan))
             lines.append(f"  nc_m[{m}]{'':<9} {fmt(self.nc_m[m])}   c_m[{m}] {c}")
@@ -353,14 +363,13 @@ def report_from_summary(
     """
     opts = ReportOptions() if options is None else options
     bias = math.nan
-    if b is not None:
-        bv = as_host_matrix(b, (s.n_labels,), "b")
-        nb = float(np.linalg.norm(bv))
-        bias = float(np.linalg.norm(bv - bv.mean()) / nb) if nb > 0 else 0.0
     if W is not None:
         W = as_host_matrix(W, (s.n_labels, s.n_features), "W")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        if b is not None:
+            bv = as_host_matrix(b, (s.n_labels,), "b")
+            bias = bias_deviation_from_summary(s, W, bv, opts.bias_metric)
         v1 = nc1_from_summary(s, opts.classes, opts.inverse, opts.global_mean)
         v2 = nc2_from_summary(s, W, bool(opts.centered), opts.global_mean)
         v3 = math.nan if W is None else nc3_from_summary(s, W, opts.global_mean)

@@ -1,7 +1,7 @@
 """Datasets for multi-label neural-collapse experiments.
 
-- :func:`make_multilabel_digits`: the paper's multi-label MNIST construction on scikit-learn's
-  embedded 8x8 digits (no network access).
+- :func:`make_multilabel_digits`: the paper's multi-label MNIST canvas construction applied to
+  scikit-learn's embedded 8x8 digits on a 16x16 canvas (not MNIST; no network access).
 - :func:`make_tagwise_blobs`: Gaussian features whose label-set means follow (or violate) the
   MLab NC tag-wise average ``mu_S = c_m * mean_{k in S} mu_k`` around a simplex ETF.
 - :func:`load_mulan`: a MULAN reader (the ARFF file, dense or sparse, parsed by ``liac-arff``,

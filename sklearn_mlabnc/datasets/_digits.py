@@ -1,10 +1,11 @@
-"""Multi-label digits: the paper's multi-label MNIST construction on scikit-learn's digits.
+"""Multi-label digits: the paper's canvas construction applied to scikit-learn's 8x8 digits.
 
 Li, Li, Wang & Qu (*Neural Collapse in Multi-label Learning with Pick-all-label Loss*,
-ICML 2024) build multi-label MNIST by pasting digit images into the corners of a doubled canvas
-and combining them with a pixel-wise maximum. :func:`make_multilabel_digits` does the same with
-the 8x8 images embedded in scikit-learn (:func:`sklearn.datasets.load_digits`), so it needs no
-network access.
+ICML 2024) build multi-label MNIST by pasting 28x28 MNIST digits into the corners of a 56x56
+canvas and combining them with a pixel-wise maximum. :func:`make_multilabel_digits` applies
+the same construction to the 8x8 images embedded in scikit-learn
+(:func:`sklearn.datasets.load_digits`) on a 16x16 canvas, so it needs no network access. It is
+not MNIST: the images are smaller, fewer (1,797) and easier.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ _DESCR = """\
 Multi-label digits (MLab NC construction)
 -----------------------------------------
 
-The multi-label MNIST construction of Li et al. (ICML 2024, arXiv 2310.15903), built on the
-1,797 8x8 images of scikit-learn's ``load_digits``. The canvas is 16x16 with four 8x8 corners.
+The canvas construction of Li et al.'s multi-label MNIST (ICML 2024, arXiv 2310.15903),
+applied to the 1,797 8x8 images of scikit-learn's ``load_digits`` (not to MNIST). The canvas
+is 16x16 with four 8x8 corners.
 A sample with label set S (|S| = m) shows m digits of the m distinct classes of S, each drawn
 uniformly at random from the source pool of its class and pasted into m distinct random corners;
 the digits are combined with a pixel-wise maximum. Pixels are scaled to [0, 1].
@@ -98,8 +100,9 @@ def make_multilabel_digits(
     Each sample has a label set ``S`` of ``m = |S|`` distinct digit classes. Its image is a
     16x16 canvas (four 8x8 corners) holding ``m`` digit images from
     :func:`sklearn.datasets.load_digits`, one per class of ``S``, each in a distinct random
-    corner, combined with a pixel-wise maximum (the multi-label MNIST construction of Li et al.,
-    ICML 2024). A singleton ``{k}`` is one digit ``k`` in a random corner.
+    corner, combined with a pixel-wise maximum (the canvas construction of Li et al.'s
+    multi-label MNIST, ICML 2024, on 8x8 digits instead of 28x28 MNIST). A singleton ``{k}``
+    is one digit ``k`` in a random corner.
 
     By default the data are balanced within each multiplicity, the setting of the paper's
     theorem: every singleton class has ``n_per_singleton`` samples and every label set of size

@@ -25,6 +25,12 @@ This subpackage offers two solvers:
   or not, any loss), so the theorem can be checked, and its failure under imbalance measured;
 * :func:`reduced_problem` solves the theorem's reduced problem in the scale parameters
   :math:`\alpha, a_1, \dots, a_M` to machine precision and returns the predicted geometry.
+
+Both also solve the UFM of a network with a fixed classifier (``fixed_classifier="etf"``:
+:math:`W` fixed, :math:`H` and :math:`b` free), and both take the feature penalty as
+:class:`~sklearn_mlabnc.MLabNCClassifier` does (``feature_decay``, a per-sample mean, so
+:math:`\lambda_H = 2\,\texttt{feature\_decay}/N`) or as :math:`\lambda_H` itself
+(``lambda_h``).
 """
 
 from ._full import UFMSolution, solve_ufm

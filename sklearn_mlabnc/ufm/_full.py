@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from ..collapse import collapse_report, label_statistics
 from ..collapse._labels import IndicatorMatrix
+from ._decays import describe_problem, feature_penalty
 from ._objective import minimise, set_objective, set_targets, unpack_parameters
 
 __all__ = ["UFMSolution", "solve_ufm"]
@@ -87,8 +88,14 @@ class UFMSolution:
         The optimal feature of each label set.
     loss : str
         ``"pal"``, ``"pal_normalized"`` or ``"bce"``.
-    weight_decay, feature_decay, bias_decay : float
+    weight_decay, lambda_h, bias_decay : float
         The regularisation strengths :math:`\\lambda_W, \\lambda_H, \\lambda_b`.
+    feature_decay : float
+        The same feature penalty as an estimator's per-sample ``feature_decay``,
+        :math:`\\lambda_H N / 2`.
+    fixed_classifier : str or None
+        ``None`` when ``W`` was learned; otherwise what it was fixed to (``"the unit ETF"``
+        or ``"the given W"``).
     objective : float
         Objective value at the solution (equal to the per-sample objective).
     grad_norm : float
@@ -124,14 +131,29 @@ class UFMSolution:
     set_features: np.ndarray
     loss: str
     weight_decay: float
+    lambda_h: float
     feature_decay: float
     bias_decay: float
+    fixed_classifier: str | None
     objective: float
     grad_norm: float
     n_iter: int
     converged: bool
     message: str = ""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str:
+        """One line naming the problem solved: loss, learned or fixed ``W``, decays."""
+        return describe_problem(
+            solver="full",
+            loss=self.loss,
+            fixed_classifier=self.fixed_classifier,
+            weight_decay=self.weight_decay,
+            lambda_h=self.lambda_h,
+            feature_decay=self.feature_decay,
+            bias_decay=self.bias_decay,
+        )
 
     @property
     def logits(self) -> np.ndarray:
@@ -149,7 +171,7 @@ class UFMSolution:
         Calls ``collapse_report(H, Y, W=W, b=b, **options)`` from
         :mod:`sklearn_mlabnc.collapse` and appends to the report's notes this solution's own
         caveats that the report does not already state (label sets missing from a
-        multiplicity, ``d < K - 1``, BCE, a zero bias).
+        multiplicity, ``d < K - 1``, BCE, a zero bias under ``bias_metric="ratio"``).
 
         Parameters
         ----------
@@ -180,7 +202,8 @@ class UFMSolution:
             if n not in existing and not (reported_imbalance and n.startswith("Imbalance"))
         ]
         scale = 1.0 + float(np.abs(self.logits).max())
-        if float(np.abs(self.b).max()) <= 1e-8 * scale:
+        ratio = rep.options.get("bias_metric") == "ratio"
+        if ratio and float(np.abs(self.b).max()) <= 1e-8 * scale:
             extra.append(
                 f"The solution's bias is numerically zero (max |b| = {np.abs(self.b).max():.1e})"
                 ", so bias_deviation, a ratio to ||b||, measures rounding noise only."
@@ -199,8 +222,10 @@ _POSITIVE = Interval(Real, 0, np.inf, closed="neither")
         "n_features": [Interval(Integral, 1, None, closed="left"), None],
         "loss": [StrOptions({"pal", "pal_normalized", "bce"})],
         "weight_decay": [_POSITIVE],
-        "feature_decay": [_POSITIVE],
+        "feature_decay": [_POSITIVE, None],
+        "lambda_h": [_POSITIVE, None],
         "bias_decay": [Interval(Real, 0, np.inf, closed="left")],
+        "fixed_classifier": [StrOptions({"etf"}), "array-like", None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [_POSITIVE],
         "init_scale": [_POSITIVE],
@@ -214,8 +239,10 @@ def solve_ufm(
     n_features: int | None = None,
     loss: str = "pal",
     weight_decay: float = 5e-4,
-    feature_decay: float = 1e-3,
+    feature_decay: float | None = None,
+    lambda_h: float | None = None,
     bias_decay: float = 0.0,
+    fixed_classifier: str | Any | None = None,
     max_iter: int = 20000,
     tol: float = 1e-10,
     init_scale: float = 1.0,
@@ -232,7 +259,9 @@ def solve_ufm(
             + \frac{\lambda_b}{2}\|b\|^2
 
     over free :math:`W \in \mathbb R^{K\times d}`, :math:`H \in \mathbb R^{N\times d}` and
-    :math:`b \in \mathbb R^K` from a seeded random start: L-BFGS
+    :math:`b \in \mathbb R^K` (or over :math:`H` and :math:`b` only, with ``W`` fixed to
+    ``fixed_classifier``, the model of a network with a fixed ETF head) from a seeded random
+    start: L-BFGS
     (:func:`scipy.optimize.minimize`, exact analytic gradient), then Newton steps on the
     stationarity equations with the exact Hessian (pseudo-inverse, as rotations
     :math:`(W, H) \mapsto (WQ, HQ)` leave the objective unchanged), which take the gradient
@@ -265,13 +294,28 @@ def solve_ufm(
         normalised variant (targets divided by :math:`|S|`), or one-vs-all binary
         cross-entropy summed over labels.
     weight_decay : float, default=5e-4
-        :math:`\lambda_W > 0`.
-    feature_decay : float, default=1e-3
-        :math:`\lambda_H > 0` (multiplies the *sum* over samples of :math:`\|h_i\|^2`).
+        :math:`\lambda_W > 0`, the same as an estimator's ``weight_decay``.
+    feature_decay : float, optional
+        The feature penalty as :class:`~sklearn_mlabnc.MLabNCClassifier` takes it,
+        ``feature_decay * mean_i ||h_i||^2``, i.e. :math:`\lambda_H = 2\,
+        \texttt{feature\_decay}/N`: an estimator's settings can be passed unchanged. Give
+        this or ``lambda_h``, not both.
+    lambda_h : float, optional
+        :math:`\lambda_H > 0` itself (multiplies half the *sum* over samples of
+        :math:`\|h_i\|^2`). When neither is given, :math:`\lambda_H = 10^{-3}`.
     bias_decay : float, default=0.0
-        :math:`\lambda_b \ge 0`; the bias is unregularised by default. The bias starts at
-        zero; the softmax losses are invariant to adding a constant to all logits, so for them
-        the mean of ``b`` stays zero.
+        :math:`\lambda_b \ge 0`; the bias is unregularised by default. A network trained
+        with weight decay on every parameter has :math:`\lambda_b = \lambda_W`: pass
+        ``bias_decay=weight_decay`` to model it (this matters for BCE, whose optimal bias is
+        not zero). The bias starts at zero; the softmax losses are invariant to adding a
+        constant to all logits, so for them the mean of ``b`` stays zero.
+    fixed_classifier : "etf", array-like of shape (n_classes, n_features) or None
+        ``None`` (default) learns ``W``. ``"etf"`` fixes it to the unit-row simplex ETF
+        (zero-padded to ``n_features >= n_classes`` columns, as
+        :func:`~sklearn_mlabnc.simplex_etf`), the head of
+        ``MLabNCClassifier(head="etf")``; an array fixes it to that matrix. Only ``H`` and
+        ``b`` are then optimised (a convex problem); the term :math:`\lambda_W\|W\|^2/2` is
+        a constant kept in the objective.
     max_iter : int, default=20000
         Maximum total number of L-BFGS iterations.
     tol : float, default=1e-10
@@ -292,7 +336,8 @@ def solve_ufm(
     ------
     ValueError
         If ``Y`` is not a 0/1 matrix, has an empty row with a PAL loss, the loss is unknown,
-        or a regularisation strength is out of range.
+        a regularisation strength is out of range, both ``feature_decay`` and ``lambda_h``
+        are given, or ``fixed_classifier`` does not fit ``(n_classes, n_features)``.
 
     See Also
     --------
@@ -314,10 +359,25 @@ def solve_ufm(
     True
     >>> round(ref.alpha, 4)
     3.253
+
+    A fixed unit ETF head, with an estimator's per-sample ``feature_decay``:
+
+    >>> etf = solve_ufm(Y, fixed_classifier="etf", weight_decay=5e-3, feature_decay=0.03,
+    ...                 bias_decay=5e-3, random_state=0)
+    >>> bool(np.allclose(np.linalg.norm(etf.W, axis=1), 1.0)), round(etf.lambda_h, 5)
+    (True, 0.00667)
+    >>> print(etf.problem)  # doctest: +NORMALIZE_WHITESPACE
+    full UFM, PAL, W fixed to the unit ETF (H, b free), lambda_W=0.005,
+    lambda_H=0.006667 (feature_decay=0.03), lambda_b=0.005
     """
     Yf = _indicator(Y, loss)
     N, K = Yf.shape
     d = K if n_features is None else int(n_features)
+
+    lam_h, per_sample = feature_penalty(feature_decay, lambda_h, N)
+    W_fixed, fixed_name = _fixed_classifier(fixed_classifier, K, n_features)
+    if W_fixed is not None:
+        d = W_fixed.shape[1]
 
     label_sets, set_index, counts = np.unique(Yf, axis=0, return_inverse=True, return_counts=True)
     set_index = set_index.reshape(-1)
@@ -342,17 +402,21 @@ def solve_ufm(
     rng = np.random.default_rng(random_state)
     scale = float(init_scale) / math.sqrt(d)
     theta = np.concatenate([rng.normal(scale=scale, size=K * d + n_sets * d), np.zeros(K)])
-    lam_w, lam_h, lam_b = float(weight_decay), float(feature_decay), float(bias_decay)
+    free = None
+    if W_fixed is not None:
+        theta[: K * d] = W_fixed.ravel()
+        free = np.arange(theta.size) >= K * d
+    lam_w, lam_b = float(weight_decay), float(bias_decay)
     args = (T, weights, counts, K, d, loss, lam_w, lam_h, lam_b)
 
     # Tiny matrix products are slowed down ~10x by multi-threaded BLAS; run small problems
     # single-threaded (threadpoolctl ships with scikit-learn).
     small = theta.size * K <= 1_000_000
     with threadpool_limits(limits=1, user_api="blas") if small else contextlib.nullcontext():
-        theta, n_iter, message = minimise(theta, args, tol, int(max_iter))
+        theta, n_iter, message = minimise(theta, args, tol, int(max_iter), free=free)
 
     objective, grad = set_objective(theta, *args)
-    grad_norm = float(np.linalg.norm(grad))
+    grad_norm = float(np.linalg.norm(grad if free is None else grad[free]))
     W, Hs, b = (part.copy() for part in unpack_parameters(theta, K, d, n_sets))
     return UFMSolution(
         W=W,
@@ -365,8 +429,10 @@ def solve_ufm(
         set_features=Hs,
         loss=loss,
         weight_decay=lam_w,
-        feature_decay=lam_h,
+        lambda_h=lam_h,
+        feature_decay=per_sample,
         bias_decay=lam_b,
+        fixed_classifier=fixed_name,
         objective=float(objective),
         grad_norm=grad_norm,
         n_iter=n_iter,
@@ -374,3 +440,32 @@ def solve_ufm(
         message=message,
         notes=notes,
     )
+
+
+def _fixed_classifier(
+    fixed: Any, K: int, n_features: int | None
+) -> tuple[np.ndarray | None, str | None]:
+    """The fixed ``W`` as a float64 ``(K, d)`` array and its name, or ``(None, None)``."""
+    if fixed is None:
+        return None, None
+    if isinstance(fixed, str):  # "etf", checked by validate_params
+        d = K if n_features is None else int(n_features)
+        if d < K:
+            raise ValueError(
+                f"fixed_classifier='etf' needs n_features >= n_classes = {K}; got {d}."
+            )
+        W = np.zeros((K, d))
+        W[:, :K] = math.sqrt(K / (K - 1)) * (np.eye(K) - 1.0 / K)
+        return W, "the unit ETF"
+    W = np.asarray(fixed.detach().cpu() if hasattr(fixed, "detach") else fixed, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] != K or not np.all(np.isfinite(W)):
+        raise ValueError(
+            f"fixed_classifier must be a finite (n_classes, n_features) = ({K}, d) matrix; "
+            f"got shape {W.shape}."
+        )
+    if n_features is not None and W.shape[1] != n_features:
+        raise ValueError(
+            f"fixed_classifier has {W.shape[1]} columns but n_features={n_features}; "
+            "leave n_features unset or make them agree."
+        )
+    return W, "the given W"

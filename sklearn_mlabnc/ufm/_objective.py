@@ -17,6 +17,7 @@ with ``T`` the targets of :func:`set_targets` and ``weights = counts / N``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special
@@ -156,12 +157,38 @@ def _hessp(
     )
 
 
+class _Restricted:
+    """:func:`set_objective` and its Hessian over the entries ``free`` of ``theta`` only.
+
+    The other entries stay at their values in ``theta`` (a fixed classifier ``W``).
+    """
+
+    def __init__(self, theta: np.ndarray, free: np.ndarray, args: tuple) -> None:
+        self.base, self.free, self.args = theta.copy(), free, args
+
+    def full(self, x: np.ndarray) -> np.ndarray:
+        out = self.base.copy()
+        out[self.free] = x
+        return out
+
+    def objective(self, x: np.ndarray, *_: Any) -> tuple[float, np.ndarray]:
+        f, g = set_objective(self.full(x), *self.args)
+        return f, g[self.free]
+
+    def hessp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        dv = np.zeros_like(self.base)
+        dv[self.free] = v
+        return _hessp(self.full(x), dv, *self.args)[self.free]
+
+
 def minimise(
-    theta: np.ndarray, args: tuple, tol: float, budget: int
+    theta: np.ndarray, args: tuple, tol: float, budget: int, free: np.ndarray | None = None
 ) -> tuple[np.ndarray, int, str]:
     """Minimise :func:`set_objective` from ``theta``: L-BFGS, then Newton polishing.
 
-    Returns the minimiser, the number of L-BFGS iterations plus Newton steps, and a message.
+    ``free`` (a boolean mask over ``theta``) restricts the minimisation to those entries, the
+    others staying at their starting values (a fixed classifier). Returns the minimiser, the
+    number of L-BFGS iterations plus Newton steps, and a message.
 
     Examples
     --------
@@ -173,16 +200,27 @@ def minimise(
     >>> theta, n_iter, message = minimise(theta0, args, 1e-10, 1000)
     >>> bool(np.linalg.norm(set_objective(theta, *args)[1]) <= 1e-10)
     True
+
+    With ``W`` (the first 9 entries) held fixed only the features and the bias move:
+
+    >>> free = np.arange(theta0.size) >= 9
+    >>> fixed, _, _ = minimise(theta0, args, 1e-10, 1000, free=free)
+    >>> bool(np.array_equal(fixed[:9], theta0[:9]))
+    True
+    >>> bool(np.linalg.norm(set_objective(fixed, *args)[1][free]) <= 1e-10)
+    True
     """
+    if free is None:
+        free = np.ones(theta.size, dtype=bool)
+    problem = _Restricted(theta, free, args)
     # Stage 1: L-BFGS from the random start. Near the minimum the objective's decrease
     # (~ |grad|^2 / curvature) drops below float64 resolution around |grad| ~ 1e-8, where
     # line searches stall. Stage 2 therefore polishes with Newton steps on the stationarity
     # equations grad = 0 (exact Hessian-vector products, MINRES, which copes with the
     # rotational null space), accepted while the gradient norm decreases.
     res = optimize.minimize(
-        set_objective,
-        theta,
-        args=args,
+        problem.objective,
+        theta[free],
         jac=True,
         method="L-BFGS-B",
         options={
@@ -190,19 +228,19 @@ def minimise(
             "maxfun": 2 * budget,
             "maxcor": 30,
             "ftol": 1e-15,
-            "gtol": tol / math.sqrt(theta.size),
+            "gtol": tol / math.sqrt(int(free.sum())),
         },
     )
-    theta, n_iter, message = res.x, int(res.nit), f"L-BFGS-B: {res.message}"
-    theta, n_newton = _newton_polish(theta, args, tol)
+    x, n_iter, message = res.x, int(res.nit), f"L-BFGS-B: {res.message}"
+    x, n_newton = _newton_polish(x, problem, tol)
     if n_newton:
         message += f"; {n_newton} Newton polishing step(s)"
-    return theta, n_iter + n_newton, message
+    return problem.full(x), n_iter + n_newton, message
 
 
-def _newton_polish(theta: np.ndarray, args: tuple, tol: float) -> tuple[np.ndarray, int]:
+def _newton_polish(theta: np.ndarray, problem: _Restricted, tol: float) -> tuple[np.ndarray, int]:
     """Newton iterations on ``grad = 0`` while the gradient norm decreases."""
-    f, g = set_objective(theta, *args)
+    f, g = problem.objective(theta)
     g_norm = float(np.linalg.norm(g))
     n_steps = 0
     for _ in range(30):
@@ -210,17 +248,17 @@ def _newton_polish(theta: np.ndarray, args: tuple, tol: float) -> tuple[np.ndarr
             break
         if theta.size <= 600:
             # dense Hessian, pseudo-inverse solve (the rotations form an exact null space)
-            hess = np.column_stack([_hessp(theta, e, *args) for e in np.eye(theta.size)])
+            hess = np.column_stack([problem.hessp(theta, e) for e in np.eye(theta.size)])
             step = -np.linalg.lstsq(0.5 * (hess + hess.T), g, rcond=1e-9)[0]
         else:
             op = LinearOperator(
                 (theta.size, theta.size),
-                matvec=lambda v, th=theta: _hessp(th, np.ravel(v), *args),
+                matvec=lambda v, th=theta: problem.hessp(th, np.ravel(v)),
                 dtype=np.float64,
             )
             step = minres(op, -g, rtol=1e-12, maxiter=10 * theta.size)[0]
         cand = theta + step
-        f_new, g_new = set_objective(cand, *args)
+        f_new, g_new = problem.objective(cand)
         g_new_norm = float(np.linalg.norm(g_new))
         # a Newton step near a minimiser must not increase the objective beyond rounding
         if not (g_new_norm < g_norm and f_new <= f + 1e-12 * max(1.0, abs(f))):

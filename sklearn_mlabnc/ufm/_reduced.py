@@ -10,23 +10,19 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize, special
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from threadpoolctl import threadpool_limits
 
+from ._decays import describe_problem, feature_penalty
+from ._reduced_objective import (
+    ReducedObjective,
+    loss_weight,
+    solve_reduced,
+    stationarity,
+    unit_etf,
+)
+
 __all__ = ["ReducedSolution", "UFMGeometry", "reduced_problem"]
-
-
-def _etf(K: int) -> np.ndarray:
-    """Unit-row simplex ETF ``sqrt(K/(K-1)) (I - 11^T/K)``, shape ``(K, K)``."""
-    return math.sqrt(K / (K - 1)) * (np.eye(K) - 1.0 / K)
-
-
-def _loss_weight(loss: str, m: int | np.ndarray) -> float | np.ndarray:
-    """The weight ``w_m`` of a multiplicity-``m`` label set: 1 for PAL, ``1/m`` for PAL-N."""
-    if loss == "pal_normalized":
-        return 1.0 / m
-    return np.ones_like(m, dtype=np.float64) if isinstance(m, np.ndarray) else 1.0
 
 
 class UFMGeometry(NamedTuple):
@@ -69,12 +65,18 @@ class ReducedSolution:
         :math:`n_m`, the number of samples of *each* label set of multiplicity :math:`m`.
     loss : str
         ``"pal"`` or ``"pal_normalized"``.
-    weight_decay, feature_decay : float
+    weight_decay, lambda_h : float
         :math:`\lambda_W, \lambda_H`.
+    feature_decay : float
+        The same feature penalty as an estimator's per-sample ``feature_decay``,
+        :math:`\lambda_H N / 2`.
+    fixed_classifier : str or None
+        ``None`` when ``W`` was learned; otherwise what it was fixed to (e.g.
+        ``"the unit ETF"``).
     n_samples : int
         :math:`N = \sum_m n_m \binom Km`.
     alpha : float
-        Norm of every classifier row, :math:`W = \alpha U`.
+        Norm of every classifier row, :math:`W = \alpha U` (given when ``W`` is fixed).
     a_m : dict of int to float
         Feature scales, :math:`h_S = a_m \sum_{k\in S} u_k` for :math:`|S| = m`. For
         :math:`m = K` the feature is zero whatever :math:`a_K`, reported as 0.
@@ -91,7 +93,8 @@ class ReducedSolution:
     objective : float
         Minimum of the reduced (equivalently the full UFM) objective.
     zero_objective : float
-        Objective of the trivial solution :math:`W = H = 0`.
+        Objective of the trivial solution :math:`W = H = 0` (:math:`H = 0` when ``W`` is
+        fixed).
     collapsed : bool
         True when the global minimiser is the trivial solution :math:`\alpha = a_m = 0`
         (regularisation too strong).
@@ -115,7 +118,9 @@ class ReducedSolution:
     n_per_multiplicity: dict[int, int]
     loss: str
     weight_decay: float
+    lambda_h: float
     feature_decay: float
+    fixed_classifier: str | None
     n_samples: int
     alpha: float
     a_m: dict[int, float]
@@ -130,6 +135,19 @@ class ReducedSolution:
     stationarity_residual: float
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def problem(self) -> str:
+        """One line naming the problem solved: loss, learned or fixed ``W``, decays."""
+        return describe_problem(
+            solver="reduced",
+            loss=self.loss,
+            fixed_classifier=self.fixed_classifier,
+            weight_decay=self.weight_decay,
+            lambda_h=self.lambda_h,
+            feature_decay=self.feature_decay,
+            bias_decay=None,
+        )
+
     def stationarity_residuals(self) -> dict[str, float]:
         r"""Absolute and relative residuals of the optimality conditions.
 
@@ -140,7 +158,8 @@ class ReducedSolution:
             :math:`\lambda_H a_m (m e^{\alpha a_m K/(K-1)} + K - m) = \alpha K w_m / N`,
             ``"balance"`` the relative residual of
             :math:`\lambda_W \|W\|^2 = \lambda_H \|H\|^2`, and ``"grad_alpha"`` the derivative
-            of the objective in :math:`\alpha` divided by :math:`\lambda_W K \alpha`.
+            of the objective in :math:`\alpha` divided by :math:`\lambda_W K \alpha` (these two
+            only when ``W`` is learned).
 
         Examples
         --------
@@ -149,7 +168,7 @@ class ReducedSolution:
         >>> sorted(res), max(res.values()) < 1e-10
         (['balance', 'grad_alpha', 'm=1', 'm=2'], True)
         """
-        return _stationarity(self)
+        return stationarity(self)
 
     def geometry(self, n_features: int | None = None, *, expand: bool = True) -> UFMGeometry:
         r"""Build the predicted collapsed geometry.
@@ -180,7 +199,7 @@ class ReducedSolution:
         d = K if n_features is None else int(n_features)
         if d < K - 1:
             raise ValueError(f"n_features must be >= n_classes - 1 = {K - 1}; got {d}.")
-        U = _etf(K)
+        U = unit_etf(K)
         if d >= K:
             E = np.zeros((K, d))
             E[:, :K] = U
@@ -212,124 +231,6 @@ class ReducedSolution:
             Y=Y,
             H=H,
         )
-
-
-class _Reduced:
-    """The reduced objective ``F(alpha, a)`` over the multiplicities ``1 <= m < K``."""
-
-    def __init__(self, K, ms, n, N, loss, lam_w, lam_h):
-        self.K = K
-        self.kappa = K / (K - 1)
-        self.m = np.asarray(ms, dtype=np.float64)
-        n = np.asarray(n, dtype=np.float64)
-        sizes = np.array([math.comb(K, m) for m in ms], dtype=np.float64)
-        self.w = _loss_weight(loss, self.m)
-        self.A = n * sizes * self.w * self.m  # loss weights
-        self.B = n * sizes * self.m * (K - self.m) / (K - 1)  # feature norm weights
-        self.N = N
-        self.lam_w = lam_w
-        self.lam_h = lam_h
-        self.log_ratio = np.log(self.m) - np.log(K - self.m)  # log(m / (K - m))
-
-    def q(self, t):
-        # q = (K - m) / (m exp(kappa t) + K - m)
-        return special.expit(-(self.kappa * t + self.log_ratio))
-
-    def value(self, x, const=0.0):
-        alpha, a = x[0], x[1:]
-        t = alpha * a
-        ell = np.logaddexp(np.log(self.m), np.log(self.K - self.m) - self.kappa * t)
-        return (
-            const
-            + float(self.A @ ell) / self.N
-            + 0.5 * self.lam_w * self.K * alpha**2
-            + 0.5 * self.lam_h * float(self.B @ a**2)
-        )
-
-    def grad(self, x):
-        alpha, a = x[0], x[1:]
-        dl = -self.kappa * self.q(alpha * a)  # ell'(t)
-        g_alpha = float(self.A @ (a * dl)) / self.N + self.lam_w * self.K * alpha
-        g_a = self.A * alpha * dl / self.N + self.lam_h * self.B * a
-        return np.concatenate([[g_alpha], g_a])
-
-    def hess(self, x):
-        alpha, a = x[0], x[1:]
-        t = alpha * a
-        q = self.q(t)
-        dl = -self.kappa * q
-        d2l = self.kappa**2 * q * (1.0 - q)
-        M = a.size
-        Hm = np.zeros((M + 1, M + 1))
-        Hm[0, 0] = float(self.A @ (a**2 * d2l)) / self.N + self.lam_w * self.K
-        Hm[0, 1:] = Hm[1:, 0] = self.A * (dl + t * d2l) / self.N
-        Hm[1:, 1:] = np.diag(self.A * alpha**2 * d2l / self.N + self.lam_h * self.B)
-        return Hm
-
-    def profile(self, alpha: np.ndarray) -> np.ndarray:
-        """``a_m(alpha)`` minimising ``F`` for fixed ``alpha > 0``; shape ``(n_alpha, M)``.
-
-        With ``t = alpha a_m K/(K-1)`` the condition ``dF/da_m = 0`` reads
-        ``g(t) = t (m e^t + K - m) = r = alpha^2 K^2 w_m / ((K-1) N lam_h)``; ``g`` is convex
-        and increasing, so Newton's method started right of the root converges monotonically.
-        """
-        alpha = np.asarray(alpha, dtype=np.float64)[:, None]
-        m, K = self.m, self.K
-        r = alpha**2 * self.kappa * K * self.w / (self.N * self.lam_h)
-        # g(r/K) >= r, and g(t) >= m e^t >= r at t = max(1, log(r/m))
-        t = np.minimum(r / K, np.maximum(1.0, np.log(np.maximum(r / m, 1e-300))))
-        for _ in range(200):
-            e = np.exp(np.minimum(t, 700.0))
-            g = t * (m * e + K - m) - r
-            dg = m * e * (1.0 + t) + K - m
-            step = g / dg
-            t = np.maximum(t - step, 0.0)
-            if np.all(np.abs(step) <= 4 * np.finfo(float).eps * np.maximum(t, 1e-300)):
-                break
-        return t / (self.kappa * alpha)
-
-    def values(self, alpha: np.ndarray, a: np.ndarray, const: float) -> np.ndarray:
-        """Vectorised objective for rows ``(alpha_i, a_i)``."""
-        alpha = np.asarray(alpha)[:, None]
-        ell = np.logaddexp(np.log(self.m), np.log(self.K - self.m) - self.kappa * alpha * a)
-        return (
-            const
-            + (ell @ self.A) / self.N
-            + 0.5 * self.lam_w * self.K * alpha[:, 0] ** 2
-            + 0.5 * self.lam_h * (a**2 @ self.B)
-        )
-
-
-def _stationarity(sol: ReducedSolution) -> dict[str, float]:
-    K = sol.n_classes
-    N = sol.n_samples
-    out: dict[str, float] = {}
-    for m in sorted(sol.a_m):
-        if m >= K:
-            continue
-        w = _loss_weight(sol.loss, m)
-        t = sol.alpha * sol.a_m[m] * K / (K - 1)
-        lhs = sol.feature_decay * sol.a_m[m] * (m * math.exp(t) + K - m)
-        rhs = sol.alpha * K * w / N
-        out[f"m={m}"] = abs(lhs - rhs) / max(abs(lhs), abs(rhs), np.finfo(float).tiny)
-    lw, lh = sol.weight_decay * sol.W_norm_sq, sol.feature_decay * sol.H_norm_sq
-    out["balance"] = abs(lw - lh) / max(lw, lh, np.finfo(float).tiny)
-    ms = [m for m in sorted(sol.a_m) if m < K]
-    if ms and sol.alpha > 0:
-        prob = _Reduced(
-            K,
-            ms,
-            [sol.n_per_multiplicity[m] for m in ms],
-            N,
-            sol.loss,
-            sol.weight_decay,
-            sol.feature_decay,
-        )
-        x = np.array([sol.alpha] + [sol.a_m[m] for m in ms])
-        out["grad_alpha"] = abs(prob.grad(x)[0]) / (sol.weight_decay * K * sol.alpha)
-    else:
-        out["grad_alpha"] = 0.0
-    return out
 
 
 def _is_whole(x: object) -> bool:
@@ -369,7 +270,9 @@ _POSITIVE = Interval(Real, 0, np.inf, closed="neither")
         "n_classes": [Interval(Integral, 2, None, closed="left")],
         "loss": [StrOptions({"pal", "pal_normalized"})],
         "weight_decay": [_POSITIVE],
-        "feature_decay": [_POSITIVE],
+        "feature_decay": [_POSITIVE, None],
+        "lambda_h": [_POSITIVE, None],
+        "fixed_classifier": [StrOptions({"etf"}), _POSITIVE, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -379,7 +282,9 @@ def reduced_problem(
     *,
     loss: str = "pal",
     weight_decay: float = 5e-4,
-    feature_decay: float = 1e-3,
+    feature_decay: float | None = None,
+    lambda_h: float | None = None,
+    fixed_classifier: str | float | None = None,
 ) -> ReducedSolution:
     r"""Solve the UFM theorem's reduced problem for data balanced within each multiplicity.
 
@@ -417,9 +322,22 @@ def reduced_problem(
     loss : {"pal", "pal_normalized"}, default="pal"
         The weight :math:`w_m` is 1 for PAL and :math:`1/m` for PAL-N.
     weight_decay : float, default=5e-4
-        :math:`\lambda_W > 0`.
-    feature_decay : float, default=1e-3
-        :math:`\lambda_H > 0`.
+        :math:`\lambda_W > 0`, the same as an estimator's ``weight_decay``.
+    feature_decay : float, optional
+        The feature penalty as :class:`~sklearn_mlabnc.MLabNCClassifier` takes it (a
+        per-sample mean), i.e. :math:`\lambda_H = 2\,\texttt{feature\_decay}/N`; an
+        estimator's settings can be passed unchanged. Give this or ``lambda_h``, not both.
+        With it :math:`N` cancels from the optimality conditions: :math:`c_m` depends only on
+        :math:`\lambda_W \cdot \texttt{feature\_decay}`, :math:`K` and the proportions
+        :math:`n_m / N`.
+    lambda_h : float, optional
+        :math:`\lambda_H > 0` itself. When neither is given, :math:`\lambda_H = 10^{-3}`.
+    fixed_classifier : "etf", float or None, default=None
+        ``None`` learns :math:`\alpha`. ``"etf"`` fixes :math:`W` to the unit-row simplex ETF
+        (:math:`\alpha = 1`, the head of ``MLabNCClassifier(head="etf")``), a positive float
+        to that multiple of it; only the features (and the bias, zero at the optimum) are
+        then free, and each :math:`a_m` is the root of its optimality condition at that
+        :math:`\alpha`.
 
     Returns
     -------
@@ -445,29 +363,50 @@ def reduced_problem(
     >>> sol.collapsed, max(sol.stationarity_residuals().values()) < 1e-10
     (False, True)
 
+    The same counts with the classifier fixed to the unit ETF, and an estimator's
+    per-sample ``feature_decay``:
+
+    >>> etf = reduced_problem({1: 3, 2: 1}, 4, weight_decay=5e-3, feature_decay=0.03,
+    ...                       fixed_classifier="etf")
+    >>> etf.alpha, round(etf.c_m[2], 5), round(etf.lambda_h, 6)
+    (1.0, 1.70078, 0.003333)
+
     Strong regularisation makes the zero solution optimal:
 
-    >>> reduced_problem({1: 3, 2: 1}, 4, weight_decay=0.5, feature_decay=0.5).collapsed
+    >>> reduced_problem({1: 3, 2: 1}, 4, weight_decay=0.5, lambda_h=0.5).collapsed
     True
     """
     K = int(n_classes)
     counts = _check_counts(n_per_multiplicity, K)
-    lam_w, lam_h = float(weight_decay), float(feature_decay)
-
+    lam_w = float(weight_decay)
     N = sum(n * math.comb(K, m) for m, n in counts.items())
+    lam_h, per_sample = feature_penalty(feature_decay, lambda_h, N)
+    fixed_alpha, fixed_name = None, None
+    if fixed_classifier is not None:
+        fixed_alpha = 1.0 if fixed_classifier == "etf" else float(fixed_classifier)
+        fixed_name = "the unit ETF" if fixed_alpha == 1.0 else f"{fixed_alpha:g} x the unit ETF"
+
     ms = [m for m in counts if m < K]
     notes: list[str] = []
     # constant contribution of m = K: K w_K log K per sample (features are zero)
     const = 0.0
     if K in counts:
-        w_K = _loss_weight(loss, K)
+        w_K = loss_weight(loss, K)
         const = counts[K] * w_K * K * math.log(K) / N
         notes.append(
             f"Multiplicity m=K={K}: the features of the full label set are zero for every "
             "a_K; a_K is reported as 0 and c_K as NaN."
         )
-    if ms:
-        prob = _Reduced(K, ms, [counts[m] for m in ms], N, loss, lam_w, lam_h)
+    if ms and fixed_alpha is not None:
+        # W fixed: the problem is convex in the features, and each a_m solves its own
+        # optimality condition at the given alpha (the profile of the learned problem)
+        prob = ReducedObjective(K, ms, [counts[m] for m in ms], N, loss, lam_w, lam_h)
+        x = np.concatenate([[fixed_alpha], prob.profile(np.array([fixed_alpha]))[0]])
+        obj = prob.value(x, const)
+        zero_obj = prob.value(np.concatenate([[fixed_alpha], np.zeros(len(ms))]), const)
+        zero_is_local_min = False
+    elif ms:
+        prob = ReducedObjective(K, ms, [counts[m] for m in ms], N, loss, lam_w, lam_h)
         x0 = np.zeros(len(ms) + 1)
         zero_obj = prob.value(x0, const)
         # Schur complement of the Hessian at zero: lam_w K - sum (A kappa (K-m)/(N K))^2/(lam_h B)
@@ -477,11 +416,12 @@ def reduced_problem(
         )
         zero_is_local_min = bool(schur > 0)
         with threadpool_limits(limits=1, user_api="blas"):
-            x, obj = _solve_reduced(prob, const, zero_obj)
+            x, obj = solve_reduced(prob, const, zero_obj)
     else:
-        zero_obj = const
-        zero_is_local_min = True
-        x, obj = np.zeros(1), const
+        alpha0 = 0.0 if fixed_alpha is None else fixed_alpha
+        zero_obj = obj = const + 0.5 * lam_w * K * alpha0**2
+        zero_is_local_min = fixed_alpha is None
+        x = np.array([alpha0])
 
     alpha = float(x[0])
     collapsed = alpha == 0.0
@@ -504,7 +444,9 @@ def reduced_problem(
         n_per_multiplicity=counts,
         loss=loss,
         weight_decay=lam_w,
-        feature_decay=lam_h,
+        lambda_h=lam_h,
+        feature_decay=per_sample,
+        fixed_classifier=fixed_name,
         n_samples=N,
         alpha=alpha,
         a_m=a_m,
@@ -519,50 +461,6 @@ def reduced_problem(
         stationarity_residual=0.0,
         notes=notes,
     )
-    residual = max(_stationarity(sol).values())
+    residual = max(stationarity(sol).values())
     object.__setattr__(sol, "stationarity_residual", float(residual))
     return sol
-
-
-def _solve_reduced(prob: _Reduced, const: float, zero_obj: float) -> tuple[np.ndarray, float]:
-    """Global minimiser of the reduced objective (see :func:`reduced_problem`)."""
-    # every minimiser has lam_w K alpha^2 / 2 <= F(0) (the loss part is >= 0)
-    alpha_max = math.sqrt(2.0 * zero_obj / (prob.lam_w * prob.K))
-    grid = alpha_max * np.geomspace(1e-9, 1.0, 400)
-    a_grid = prob.profile(grid)
-    vals = prob.values(grid, a_grid, const)
-    best = int(np.argmin(vals))
-    best_val, best_x = zero_obj, np.zeros(prob.m.size + 1)
-    if vals[best] < zero_obj:
-        best_val, best_x = float(vals[best]), np.concatenate([[grid[best]], a_grid[best]])
-    if best_x[0] == 0.0:
-        return best_x, zero_obj
-
-    res = optimize.minimize(
-        lambda x: (prob.value(x, const), prob.grad(x)),
-        best_x,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(0.0, None)] * best_x.size,
-        options={"ftol": 0.0, "gtol": 1e-14, "maxiter": 2000, "maxcor": 20},
-    )
-    x = res.x if prob.value(res.x, const) <= best_val else best_x
-    # Newton polish on the stationarity conditions
-    for _ in range(50):
-        g = prob.grad(x)
-        try:
-            step = np.linalg.solve(prob.hess(x), g)
-        except np.linalg.LinAlgError:
-            break
-        x_new = x - step
-        if np.any(x_new <= 0) or not np.all(np.isfinite(x_new)):
-            break
-        if np.linalg.norm(prob.grad(x_new)) >= np.linalg.norm(g):
-            if np.linalg.norm(step) <= 1e-15 * np.linalg.norm(x):
-                x = x_new
-            break
-        x = x_new
-    val = prob.value(x, const)
-    if val >= zero_obj:
-        return np.zeros_like(x), zero_obj
-    return x, val
