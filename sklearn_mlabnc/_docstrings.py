@@ -170,6 +170,11 @@ label_thresholds_ : ndarray of shape (n_labels,)
 decision_ : str
     The decision rule in use: ``"threshold"``, ``"per_label"``, ``"cardinality"`` or
     ``"prototype"`` (what ``"auto"`` chose).
+calibration_ : {"out_of_fold", "training"}
+    Multi-label targets: where the per-label probability maps of :meth:`predict_proba`
+    were fitted: on out-of-fold outputs of the decision rule's fold models (``fit`` on at
+    least 30 samples), or in-sample on the final network's training outputs
+    (``partial_fit``, fewer samples), which makes the probabilities over-confident.
 decision_scores_ : dict of str to float
     With ``decision="auto"`` (and at least 30 samples): each candidate rule's
     cross-fitted out-of-fold score under ``decision_metric`` (higher is better;

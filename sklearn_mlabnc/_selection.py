@@ -34,6 +34,8 @@ MIN_SAMPLES = 30
 #: The prototype rule is a candidate up to this many labels: it only won with few labels in
 #: the measurements, and its fit grows with the number of labels (seconds on CAL500).
 PROTOTYPE_MAX_LABELS = 20
+#: Key of the out-of-fold outputs in :func:`fit_decision`'s result, when fold models ran.
+OUT_OF_FOLD = "out_of_fold"
 # Candidates in the order that breaks ties: fewer tuned parameters first.
 _PREFERENCE = ("cardinality", "threshold", "tuned_threshold", "per_label", "prototype")
 
@@ -197,7 +199,8 @@ def fit_decision(estimator, X, Y, train, forward, seed: int, select: bool, multi
 
     ``X, Y`` are all the training rows (``Y`` the indicator), for the fold models; ``train``
     the final model's training batches and ``forward(train)`` its outputs on them. ``select``
-    is False in ``partial_fit``, where no fold models are trained.
+    is False in ``partial_fit``, where no fold models are trained. When fold models ran,
+    their :class:`OutOfFold` outputs are under the key :data:`OUT_OF_FOLD` (not an attribute).
     """
     decision, metric = estimator.decision, estimator.decision_metric
     independent = estimator.loss == "bce"
@@ -209,6 +212,7 @@ def fit_decision(estimator, X, Y, train, forward, seed: int, select: bool, multi
         with_prototypes = decision == "auto" and not independent
         with_prototypes &= Y.shape[1] <= PROTOTYPE_MAX_LABELS
         oof = out_of_fold(estimator, X, Y, seed, with_prototypes)
+        fitted[OUT_OF_FOLD] = oof  # for the probability calibration; popped by the caller
         rule = decision
         if decision == "auto":
             options = candidates(independent, Y.shape[1])
