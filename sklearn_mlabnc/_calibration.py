@@ -46,19 +46,37 @@ def calibration_scores(logits: torch.Tensor, *, independent: bool, n_labels: int
     return logits if independent else torch.log_softmax(logits, dim=1)
 
 
-def _pooled_pair(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Unpenalised (up to a 1e-6 ridge) Platt pair ``(a, b)`` fitted on all entries pooled."""
-    theta = np.array([1.0, 0.0])
+def _penalised_loss(A, B, S, Y, lam, centre) -> np.ndarray:
+    """Per-label log-loss of ``sigmoid(A S + B)`` plus the L2 pull towards ``centre``."""
+    Z = A * S + B
+    data = (np.logaddexp(0.0, Z) - Y * Z).sum(0)
+    return data + 0.5 * lam * ((A - centre[0]) ** 2 + (B - centre[1]) ** 2)
+
+
+def _fit_pairs(S, Y, lam: float, centre, start) -> tuple[np.ndarray, np.ndarray]:
+    """Per-label ``(a_k, b_k)`` minimising :func:`_penalised_loss`: damped Newton, all labels
+    at once (one 2x2 system each), halving a label's step until its loss does not rise."""
+    A, B = np.full(S.shape[1], float(start[0])), np.full(S.shape[1], float(start[1]))
+    loss = _penalised_loss(A, B, S, Y, lam, centre)
     for _ in range(_NEWTON_STEPS):
-        p = expit(theta[0] * x + theta[1])
-        w, r = p * (1 - p), p - y
-        gradient = np.array([r @ x, r.sum()]) + 1e-6 * theta
-        hessian = np.array([[w @ (x * x), w @ x], [w @ x, w.sum()]]) + 1e-6 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        theta -= step
-        if np.abs(step).max() < _TOL:
+        P = expit(A * S + B)
+        W, R = P * (1 - P), P - Y
+        ga = (R * S).sum(0) + lam * (A - centre[0])
+        gb = R.sum(0) + lam * (B - centre[1])
+        haa, hab, hbb = (W * S * S).sum(0) + lam, (W * S).sum(0), W.sum(0) + lam
+        det = np.maximum(haa * hbb - hab**2, 1e-300)
+        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        t = np.ones_like(A)
+        for _ in range(40):
+            new = _penalised_loss(A - t * da, B - t * db, S, Y, lam, centre)
+            worse = new > loss + 1e-12 * np.abs(loss)
+            if not worse.any():
+                break
+            t = np.where(worse, 0.5 * t, t)
+        A, B, loss = A - t * da, B - t * db, np.minimum(new, loss)
+        if max(np.abs(t * da).max(), np.abs(t * db).max()) < _TOL:
             break
-    return theta
+    return A, B
 
 
 class LabelCalibrator:
@@ -98,19 +116,13 @@ class LabelCalibrator:
     def fit(self, S, Y) -> LabelCalibrator:
         """Fit the maps to scores ``S`` and 0/1 labels ``Y``, both ``(n_samples, n_labels)``."""
         S, Y = np.asarray(S, dtype=np.float64), (np.asarray(Y) > 0).astype(np.float64)
-        self.pooled_ = a0, b0 = _pooled_pair(S.ravel(), Y.ravel())
-        lam = float(self.shrinkage)
-        A, B = np.full(S.shape[1], a0), np.full(S.shape[1], b0)
-        for _ in range(_NEWTON_STEPS):  # one 2x2 Newton system per label, all at once
-            P = expit(A * S + B)
-            W, R = P * (1 - P), P - Y
-            ga, gb = (R * S).sum(0) + lam * (A - a0), R.sum(0) + lam * (B - b0)
-            haa, hab, hbb = (W * S * S).sum(0) + lam, (W * S).sum(0), W.sum(0) + lam
-            det = haa * hbb - hab**2
-            da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-            A, B = A - da, B - db
-            if max(np.abs(da).max(), np.abs(db).max()) < _TOL:
-                break
+        # The pooled pair starts from the constant predictor (the base rate) and takes a
+        # negligible ridge only, so that it exists even when the scores separate the labels.
+        rate = np.clip(Y.mean(), 1e-6, 1 - 1e-6)
+        start = (0.0, np.log(rate / (1 - rate)))
+        pooled = _fit_pairs(S.reshape(-1, 1), Y.reshape(-1, 1), 1e-6, (0.0, 0.0), start)
+        self.pooled_ = np.array([pooled[0][0], pooled[1][0]])
+        A, B = _fit_pairs(S, Y, float(self.shrinkage), self.pooled_, self.pooled_)
         self.coef_ = np.stack([A, B], axis=1)
         return self
 
