@@ -20,6 +20,10 @@ page and the benchmarks page.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 import torch
 from scipy.special import expit
@@ -33,6 +37,9 @@ from ._selection import MIN_SAMPLES, OUT_OF_FOLD, out_of_fold
 #: units of samples: a label with many more positives than this follows its own data.
 SHRINKAGE = 1.0
 _NEWTON_STEPS = 50
+# Set while fold models train: they are never calibrated themselves (a fold model with a
+# fixed rule would otherwise train fold models of its own, and so on down).
+_IN_FOLD_MODELS: ContextVar[bool] = ContextVar("in_fold_models", default=False)
 _TOL = 1e-10
 
 
@@ -143,6 +150,16 @@ class LabelCalibrator:
         return calibrator
 
 
+@contextmanager
+def training_fold_models() -> Iterator[None]:
+    """Within this context, fitted classifiers are fold models: they skip calibration."""
+    token = _IN_FOLD_MODELS.set(True)
+    try:
+        yield
+    finally:
+        _IN_FOLD_MODELS.reset(token)
+
+
 def fit_calibration(estimator, X, Y, fitted: dict, outputs, select: bool) -> dict:
     """The calibration attributes of a multi-label ``estimator`` just fitted on ``X, Y``.
 
@@ -154,8 +171,11 @@ def fit_calibration(estimator, X, Y, fitted: dict, outputs, select: bool) -> dic
     """
     independent = estimator.loss == "bce"
     oof = fitted.pop(OUT_OF_FOLD, None)
+    if _IN_FOLD_MODELS.get():
+        return {}
     if oof is None and select and len(Y) >= MIN_SAMPLES:
-        oof = out_of_fold(estimator, X, Y, estimator._seed, with_prototypes=False)
+        with training_fold_models():
+            oof = out_of_fold(estimator, X, Y, estimator._seed, with_prototypes=False)
     if oof is not None:
         logits, labels, source = torch.from_numpy(oof.scores), Y, "out_of_fold"
     else:
