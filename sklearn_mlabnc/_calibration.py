@@ -35,7 +35,7 @@ from ._selection import MIN_SAMPLES, OUT_OF_FOLD, out_of_fold
 
 #: Weight of the L2 penalty pulling each label's ``(a_k, b_k)`` towards the pooled pair, in
 #: units of samples: a label with many more positives than this follows its own data.
-SHRINKAGE = 1.0
+SHRINKAGE = 0.1
 _NEWTON_STEPS = 50
 # Set while fold models train: they are never calibrated themselves (a fold model with a
 # fixed rule would otherwise train fold models of its own, and so on down).
@@ -163,19 +163,23 @@ def training_fold_models() -> Iterator[None]:
 def fit_calibration(estimator, X, Y, fitted: dict, outputs, select: bool) -> dict:
     """The calibration attributes of a multi-label ``estimator`` just fitted on ``X, Y``.
 
-    ``fitted`` is :func:`~sklearn_mlabnc._selection.fit_decision`'s result: its out-of-fold
-    outputs are used when the decision rule's fold models ran. Otherwise (a fixed decision
-    rule) the same fold models are trained here, on at least ``MIN_SAMPLES`` rows. Without
-    them (``partial_fit``, or fewer rows) the maps are fitted on ``outputs()``, the final
-    network's logits and 0/1 labels on its own training rows: in-sample, so optimistic.
+    ``fitted`` is :func:`~sklearn_mlabnc._selection.fit_decision`'s result, whose
+    out-of-fold outputs (of the decision rule's short fold models) ``calibration="fast"``
+    reuses. ``"full"`` trains three fold models as long as the final one; ``"fast"``
+    without reusable outputs the short ones. Without fold models (``partial_fit``, fewer
+    than ``MIN_SAMPLES`` rows) the maps are fitted on ``outputs()``, the final network's
+    logits and 0/1 labels on its own training rows: in-sample, so over-confident.
     """
     independent = estimator.loss == "bce"
     oof = fitted.pop(OUT_OF_FOLD, None)
-    if _IN_FOLD_MODELS.get():
+    if _IN_FOLD_MODELS.get() or estimator.calibration == "off":
         return {}
+    if estimator.calibration == "full":
+        oof = None  # the decision rule's fold models are shorter than the final model
     if oof is None and select and len(Y) >= MIN_SAMPLES:
+        epochs = estimator.max_epochs if estimator.calibration == "full" else None
         with training_fold_models():
-            oof = out_of_fold(estimator, X, Y, estimator._seed, with_prototypes=False)
+            oof = out_of_fold(estimator, X, Y, estimator._seed, False, epochs=epochs)
     if oof is not None:
         logits, labels, source = torch.from_numpy(oof.scores), Y, "out_of_fold"
     else:
@@ -225,6 +229,12 @@ class ProbabilityMixin:
         if self._encoder.kind_ != "multilabel":
             return self.predict_label_distribution(X)
         calibrator = getattr(self, "_calibrator", None)
+        if calibrator is None and self.calibration == "off":
+            raise ValueError(
+                "predict_proba needs calibration: this model was fitted with "
+                "calibration='off'; fit it with calibration='full' or 'fast', or use "
+                "predict_label_distribution(X)."
+            )
         if calibrator is None:
             raise ValueError(
                 "This model was saved by a version without calibrated probabilities: "

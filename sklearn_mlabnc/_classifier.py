@@ -144,6 +144,7 @@ class MLabNCClassifier(
         "decision": [StrOptions({"auto", "threshold", "per_label", "cardinality", "prototype"})],
         "decision_metric": [StrOptions(set(METRICS))],
         "threshold": [None, Interval(numbers.Real, 0, 1, closed="right")],
+        "calibration": [StrOptions({"full", "fast", "off"})],
         "empty_label_sets": [StrOptions({"background", "ignore", "error"})],
         "device": [str, torch.device],
         "precision": [StrOptions(PRECISION_OPTIONS)],
@@ -179,6 +180,7 @@ class MLabNCClassifier(
         decision="auto",
         decision_metric="f1_micro",
         threshold=None,
+        calibration="full",
         empty_label_sets="background",
         device="auto",
         precision="auto",
@@ -210,6 +212,7 @@ class MLabNCClassifier(
         self.decision = decision
         self.decision_metric = decision_metric
         self.threshold = threshold
+        self.calibration = calibration
         self.empty_label_sets = empty_label_sets
         self.device = device
         self.precision = precision

@@ -101,8 +101,12 @@ class OutOfFold(NamedTuple):
     label_sets: dict  # rule -> (n, K) bool, for the rules without cuts
 
 
-def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool) -> OutOfFold:
-    """Train the fold models (copies of ``estimator``, shorter) and gather their outputs."""
+def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool, epochs=None) -> OutOfFold:
+    """Train the fold models (copies of ``estimator``, shorter) and gather their outputs.
+
+    ``epochs`` overrides the fold models' :func:`fold_epochs` (the probability calibration
+    trains them as long as the final model).
+    """
     independent = estimator.loss == "bce"
     folds = stratified_folds(Y, FOLDS, seed)
     scores, empty = np.zeros(Y.shape), np.zeros(len(Y), dtype=bool)
@@ -111,7 +115,7 @@ def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool) -> OutOfFold:
     for fold in range(FOLDS):
         train, valid = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
         model = clone(estimator).set_params(
-            max_epochs=fold_epochs(estimator.max_epochs),
+            max_epochs=fold_epochs(estimator.max_epochs) if epochs is None else epochs,
             decision="threshold" if independent else "cardinality",
             early_stopping=False,
             warm_start=False,

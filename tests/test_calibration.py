@@ -90,11 +90,16 @@ def test_saved_loaded_and_pickled_models_give_identical_probabilities(tmp_path):
     assert loaded.calibration_ == "out_of_fold"
 
 
-@pytest.mark.parametrize("decision", ["auto", "cardinality"])
-def test_calibration_never_sees_scores_of_rows_a_model_trained_on(decision, monkeypatch):
+@pytest.mark.parametrize(
+    "decision, calibration, n_fold_models",
+    [("auto", "full", 6), ("auto", "fast", 3), ("cardinality", "full", 3)],
+)
+def test_calibration_never_sees_scores_of_rows_a_model_trained_on(
+    decision, calibration, n_fold_models, monkeypatch
+):
     X, Y = _data()
     X[:, 0] = np.arange(len(X))  # the row id travels with the row
-    trained, done, evaluated, fitted_on = {}, set(), [], {}
+    trained, epochs, done, evaluated, fitted_on = {}, {}, set(), [], {}
     alive = []  # keeps the fold models, so that no two share an id()
     original_fit = MLabNCClassifier._fit
     original_outputs = MLabNCClassifier.network_outputs
@@ -104,6 +109,7 @@ def test_calibration_never_sees_scores_of_rows_a_model_trained_on(decision, monk
         alive.append(self)
         trained[id(self)] = set(np.asarray(X)[:, 0].astype(int))
         result = original_fit(self, X, y, **kwargs)
+        epochs[id(self)] = self.n_iter_
         done.add(id(self))  # outputs asked for from now on are a trained model's
         return result
 
@@ -121,12 +127,15 @@ def test_calibration_never_sees_scores_of_rows_a_model_trained_on(decision, monk
     monkeypatch.setattr(MLabNCClassifier, "_fit", record_fit)
     monkeypatch.setattr(MLabNCClassifier, "network_outputs", record_outputs)
     monkeypatch.setattr(LabelCalibrator, "fit", record_calibration)
-    clf = MLabNCClassifier(decision=decision, **SMALL).fit(X, Y)
+    clf = MLabNCClassifier(decision=decision, calibration=calibration, **SMALL).fit(X, Y)
     fold_calls = [(m, rows, z) for m, rows, z in evaluated if m != id(clf)]
-    assert len(fold_calls) == 3
-    scores = np.full(Y.shape, np.nan)
-    for model, rows, logits in fold_calls:
+    assert len(fold_calls) == n_fold_models
+    for model, rows, _ in fold_calls:
         assert not set(rows) & trained[model]  # evaluated only on rows it did not train on
+    scores = np.full(Y.shape, np.nan)
+    full = SMALL["max_epochs"] if calibration == "full" else 5  # fold_epochs(12) == 5
+    for model, rows, logits in fold_calls[-3:]:  # the calibration's (trained last)
+        assert epochs[model] == full
         scores[rows] = log_softmax(logits, axis=1)
     assert not np.isnan(scores).any()  # every row scored once, out of fold
     np.testing.assert_allclose(fitted_on["S"], scores, rtol=1e-6, atol=1e-9)
@@ -142,6 +151,17 @@ def test_labels_with_one_or_no_positive_get_finite_probabilities():
     proba = clf.predict_proba(X)
     assert np.isfinite(proba).all() and (proba[:, 4:] > 0).all()
     assert proba[:, 4].max() < 0.05 and proba[:, 5].mean() < 0.05
+
+
+def test_calibration_off_fits_nothing_and_says_so(monkeypatch):
+    X, Y = _data()
+    calls = []
+    monkeypatch.setattr(calibration, "out_of_fold", lambda *a, **k: calls.append(1))
+    clf = MLabNCClassifier(decision="cardinality", calibration="off", **SMALL).fit(X, Y)
+    assert not calls and not hasattr(clf, "calibration_")
+    with pytest.raises(ValueError, match="calibration='off'"):
+        clf.predict_proba(X)
+    assert clf.predict_label_distribution(X).shape == Y.shape
 
 
 def test_multiclass_probabilities_still_sum_to_one():
