@@ -272,10 +272,22 @@ def _in_subprocess(model, d, seed):
     return json.loads(lines[-1])
 
 
-def fit_times(names, data_dir, repeats):
-    """Median fit seconds of the default (``decision="auto"``) and of ``"cardinality"``.
+#: (decision, calibration) settings timed by ``--fit-time``; the first is the baseline.
+FIT_SETTINGS = (
+    ("cardinality", "off"),
+    ("auto", "off"),
+    ("auto", "fast"),
+    ("auto", "full"),
+    ("cardinality", "full"),
+)
 
-    The two alternate, seed after seed, so that a busy machine slows both alike.
+
+def fit_times(names, data_dir, repeats):
+    """Median fit seconds of each of :data:`FIT_SETTINGS` and its ratio to the first.
+
+    The settings alternate, seed after seed, so that a busy machine slows all alike.
+    ``("auto", "full")`` is the default; ``("auto", "off")`` against the baseline is the
+    cost of choosing the decision rule, the others the cost of calibration.
     """
     from sklearn_mlabnc import MLabNCClassifier
 
@@ -283,13 +295,20 @@ def fit_times(names, data_dir, repeats):
         d = load(name, data_dir)[0]
         times = collections.defaultdict(list)
         for seed in range(repeats):
-            for decision in ("auto", "cardinality"):
-                est = MLabNCClassifier(decision=decision, device="cpu", random_state=seed)
+            for decision, calibration in FIT_SETTINGS:
+                est = MLabNCClassifier(
+                    decision=decision, calibration=calibration, device="cpu", random_state=seed
+                )
                 start = time.perf_counter()
                 est.fit(d["Xtr"], d["Ytr"])
-                times[decision].append(time.perf_counter() - start)
-        auto, fixed = np.median(times["auto"]), np.median(times["cardinality"])
-        print(f"{name}: auto {auto:.2f} s, cardinality {fixed:.2f} s, ratio {auto / fixed:.2f}")
+                times[decision, calibration].append(time.perf_counter() - start)
+        base = np.median(times[FIT_SETTINGS[0]])
+        cells = [
+            f"{decision}/{calibration} {np.median(times[decision, calibration]):.2f} s "
+            f"({np.median(times[decision, calibration]) / base:.2f}x)"
+            for decision, calibration in FIT_SETTINGS
+        ]
+        print(f"{name}: " + ", ".join(cells), flush=True)
 
 
 def _record(out, model, name, fold, seed, row):
@@ -317,7 +336,7 @@ def table(path, metrics=METRICS):
             cells = []
             for m in metrics:
                 per_seed = [np.mean([r.get(m, np.nan) for r in runs]) for runs in seeds.values()]
-                digits = 1 if m == "fit_s" else 3
+                digits = {"fit_s": 1, "brier": 4, "log_loss": 4, "ece": 4}.get(m, 3)
                 cells.append(f"{np.mean(per_seed):.{digits}f} ± {np.std(per_seed):.{digits}f}")
             lines.append(f"| {name} | {model} | {len(seeds)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -335,9 +354,7 @@ def main(argv=None):
     p.add_argument(
         "--columns", nargs="+", default=list(METRICS), help="the table's metrics, e.g. brier"
     )
-    p.add_argument(
-        "--fit-time", type=int, metavar="REPEATS", help="only time auto vs cardinality fits"
-    )
+    p.add_argument("--fit-time", type=int, metavar="REPEATS", help="only time fits (FIT_SETTINGS)")
     p.add_argument("--worker", nargs=3, metavar=("MODEL", "NPZ", "SEED"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:  # one evaluation, printed as JSON (crashes at exit are harmless)
