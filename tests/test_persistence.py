@@ -65,7 +65,8 @@ def test_the_file_is_plain_tensors_and_json(tmp_path):
         keys = list(handle.keys())
     assert metadata["format"] == "sklearn_mlabnc.MLabNCClassifier"
     assert json.loads(metadata["params"])["hidden_layer_sizes"] == [16]
-    assert all(key.startswith(("network.", "prototypes.")) for key in keys)
+    assert all(key.startswith(("network.", "prototypes.", "calibration.")) for key in keys)
+    assert "calibration.coef" in keys  # the per-label probability maps
 
 
 def test_a_gpu_saved_model_loads_on_the_cpu(tmp_path):
