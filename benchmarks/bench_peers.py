@@ -65,7 +65,8 @@ from sklearn.model_selection import KFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")  # the MULAN files
+# The MULAN splits: --data-dir, else the folder named by $MLABNC_DATA_DIR.
+DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")
 DATASETS = ("emotions", "yeast", "CAL500", "enron", "digits", "synthetic")
 MODELS = (
     "ours",

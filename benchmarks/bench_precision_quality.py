@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,7 +40,8 @@ from threadpoolctl import threadpool_limits
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
-DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mulan")
+# The MULAN splits: --data-dir, else the folder named by $MLABNC_DATA_DIR.
+DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")
 PRECISIONS = ("float32", "auto")
 METRICS = ("micro_f1", "lrap")
 

@@ -44,7 +44,6 @@ import platform
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import sklearn
@@ -66,8 +65,8 @@ from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
 RULES = ("threshold", "per_label", "cardinality", "prototype", "auto")
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "hamming", "lrap")
-# The shared MULAN splits, beside the checkout (../shared/data/mulan).
-DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mulan")
+# The MULAN splits: --data-dir, else the folder named by $MLABNC_DATA_DIR.
+DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")
 
 # The estimator's current defaults, spelled out so the JSON records them.
 # The library's defaults (read from the estimator, so the benchmark follows them).

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
 import time
 import warnings
@@ -53,7 +54,6 @@ from threadpoolctl import threadpool_limits
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
-MULAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "mulan"
 FRACTIONS = (0.90, 0.95, 1.00)
 
 
@@ -64,7 +64,9 @@ def load(name, data_dir):
     else:
         path = Path(data_dir)
         if not (path / f"{name}-train.arff").exists():
-            raise SystemExit(f"{path / name}-train.arff not found: pass --data-dir")
+            raise SystemExit(
+                f"{path / name}-train.arff not found: pass --data-dir or set MLABNC_DATA_DIR"
+            )
         Xtr, Ytr = load_mulan(path / f"{name}-train.arff", return_X_y=True)
         Xte, Yte = load_mulan(path / f"{name}-test.arff", return_X_y=True)
     scaler = StandardScaler().fit(Xtr)
@@ -155,7 +157,7 @@ def main(argv=None):
     parser.add_argument("--short-epochs", type=int, nargs="*", default=[10])
     parser.add_argument("--max-iter", type=int, default=200, help="MLPClassifier epochs")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--data-dir", default=str(MULAN))
+    parser.add_argument("--data-dir", default=os.environ.get("MLABNC_DATA_DIR", "."))
     parser.add_argument("--quick", action="store_true", help="one seed, digits, short runs")
     parser.add_argument("--out", help="write the results as JSON to this path")
     args = parser.parse_args(argv)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every GPU figure of docs/benchmarks.md in one run (about 5 minutes on an H100).
 #
-# Run it from the repository root on a machine with a GPU. The project is put on PYTHONPATH;
-# wheels found in .whl/ (skorch, where the machine lacks it: see docs/benchmarks.md) are
-# installed into /tmp/site first (NO_WHEELS=1 skips that: the wheels are built for the
-# device's Python 3.12).
+# Run it from the repository root on a machine with a GPU and a CUDA build of torch. The
+# project is put on PYTHONPATH. Dependencies that the machine lacks (skorch, for instance)
+# may be placed as wheel files in .whl/: they are installed offline into /tmp/site first
+# (NO_WHEELS=1 skips that step).
 #
 #     bash benchmarks/gpu_check.sh                  # writes to $OUT, else ./gpu-results
 #     DEVICE=cpu QUICK=1 NO_WHEELS=1 bash benchmarks/gpu_check.sh   # dry run on a CPU

@@ -12,14 +12,11 @@ simplex-ETF classifier (``d = K``) are trained on the same multi-label digits.
 
 # %%
 import matplotlib.pyplot as plt
-import torch
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.collapse import collapse_curves
 from sklearn_mlabnc.datasets import make_multilabel_digits
 from sklearn_mlabnc.plotting import plot_collapse_curves
-
-torch.set_num_threads(1)
 
 X, Y = make_multilabel_digits(
     n_per_singleton=50, n_per_set=8, subset="train", return_X_y=True, random_state=0

@@ -13,14 +13,11 @@ classifier rows.
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.metrics import f1_score
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.datasets import make_multilabel_digits
 from sklearn_mlabnc.plotting import plot_etf_comparison
-
-torch.set_num_threads(1)
 
 X_train, Y_train = make_multilabel_digits(
     n_per_singleton=50, n_per_set=8, subset="train", return_X_y=True, random_state=0

@@ -15,14 +15,11 @@ collapse-curves example).
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.collapse import collapse_report
 from sklearn_mlabnc.datasets import make_tagwise_blobs
 from sklearn_mlabnc.plotting import plot_geometry
-
-torch.set_num_threads(1)
 
 # %%
 # Data with a distorted geometry
@@ -65,16 +62,23 @@ for name, features, W in [("inputs", X, None), ("learned features", H, clf.coef_
 # -----------------------------------
 # :func:`~sklearn_mlabnc.plotting.plot_geometry` projects the centred singleton means
 # (arrows), the pair means (filled markers) and their tag-wise-average predictions ``c_2
-# (mu_i + mu_j) / 2`` (hollow markers, joined by the residual) onto the top principal
-# directions. After training the hollow markers sit on the filled ones; the dashed
-# arrows are the (fixed) classifier rows, with which the singleton means align (NC3).
+# (mu_i + mu_j) / 2`` (hollow markers, joined by the residual) onto the plane of the
+# singleton means' span in which a simplex ETF is a regular polygon; the title says how
+# much of the means' spread the view keeps. After training the hollow markers sit on the
+# filled ones; the dashed arrows are the (fixed) classifier rows, with which the
+# singleton means align (NC3).
 fig = plot_geometry(X, Y, label_names=labels)
-fig.axes[0].set_title("Input features")
+ax = fig.axes[0]
+ax.set_title("Input features\n" + ax.get_title().split("\n", 1)[1], fontsize="medium")
 plt.show()
 
 # %%
 fig = plot_geometry(H, Y, W=clf.coef_, label_names=labels)
-fig.axes[0].set_title("Learned features (fixed ETF head, d = K)")
+ax = fig.axes[0]
+ax.set_title(
+    "Learned features (fixed ETF head, d = K)\n" + ax.get_title().split("\n", 1)[1],
+    fontsize="medium",
+)
 plt.show()
 # sphinx_gallery_thumbnail_number = 2
 

@@ -25,7 +25,6 @@ is 256 wide and only PAL is trained, to stay within a minute.
 from functools import partial
 
 import matplotlib.pyplot as plt
-import torch
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.backbones import MLP
@@ -33,8 +32,6 @@ from sklearn_mlabnc.collapse import collapse_curves, collapse_report, tagwise_vi
 from sklearn_mlabnc.datasets import make_multilabel_digits
 from sklearn_mlabnc.plotting import plot_collapse_curves, plot_tagwise
 from sklearn_mlabnc.ufm import reduced_problem
-
-torch.set_num_threads(1)
 
 train = make_multilabel_digits(subset="train", random_state=0)
 X, Y = train.data, train.target

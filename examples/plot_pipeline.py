@@ -12,7 +12,6 @@ of features and expresses each sample in the collapsed geometry.
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.multiclass import OneVsRestClassifier
@@ -22,8 +21,6 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_mlabnc import CollapseFeatures, MLabNCClassifier, NeuralCollapseAnalyzer
 from sklearn_mlabnc.datasets import make_multilabel_digits
-
-torch.set_num_threads(1)
 
 X_train, Y_train = make_multilabel_digits(
     n_per_singleton=50, n_per_set=8, subset="train", return_X_y=True, random_state=0

@@ -19,14 +19,11 @@ build the same data from MNIST).
 # and test canvases are pasted from disjoint halves of ``load_digits``.
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from sklearn.metrics import f1_score
 
 from sklearn_mlabnc import MLabNCClassifier
 from sklearn_mlabnc.collapse import collapse_curves, collapse_report
 from sklearn_mlabnc.datasets import make_multilabel_digits
-
-torch.set_num_threads(1)  # a small model: one thread is as fast
 
 train = make_multilabel_digits(
     n_per_singleton=50, n_per_set=8, subset="train", random_state=0

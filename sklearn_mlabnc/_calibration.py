@@ -36,6 +36,10 @@ from ._selection import MIN_SAMPLES, OUT_OF_FOLD, out_of_fold
 #: Weight of the L2 penalty pulling each label's ``(a_k, b_k)`` towards the pooled pair, in
 #: units of samples: a label with many more positives than this follows its own data.
 SHRINKAGE = 0.1
+#: Name of the ``(n_labels, 2)`` tensor of ``(a_k, b_k)`` in saved model files.
+CALIBRATION_TENSOR = "calibration.coef"
+#: Where the maps were fitted (``calibration_``).
+CALIBRATION_SOURCES = ("out_of_fold", "training")
 _NEWTON_STEPS = 50
 # Set while fold models train: they are never calibrated themselves (a fold model with a
 # fixed rule would otherwise train fold models of its own, and so on down).
@@ -145,8 +149,11 @@ class LabelCalibrator:
     @classmethod
     def from_coef(cls, coef) -> LabelCalibrator:
         """A fitted calibrator from saved ``coef_`` (the pooled pair is not needed to predict)."""
+        coef = np.asarray(coef, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(coef).all():
+            raise ValueError("The saved calibration maps hold non-finite values.")
         calibrator = cls()
-        calibrator.coef_ = np.asarray(coef, dtype=np.float64).reshape(-1, 2)
+        calibrator.coef_ = coef
         return calibrator
 
 

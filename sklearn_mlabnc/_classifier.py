@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from ._calibration import (
+    CALIBRATION_TENSOR,
     LabelCalibrator,
     ProbabilityMixin,
     fit_calibration,
@@ -29,7 +30,7 @@ from ._decision import NetworkOutputs, TagwisePrototypes, apply_rule
 from ._docstrings import DOCS, Substitution
 from ._inference import chunk_size, decision_scores, predict_stream
 from ._parallel import STRATEGIES
-from ._persistence import write_model
+from ._persistence import NETWORK_PREFIX, PROTOTYPES_PREFIX, write_model
 from ._precision import PRECISION_OPTIONS, resolve_precision
 from ._selection import fit_decision
 from ._targets import TargetEncoder, needs_background, training_targets
@@ -46,9 +47,8 @@ from ._training import (
     split_datasets,
 )
 
-_NETWORK = "network."  # tensor-name prefixes in saved files
-_PROTOTYPES = "prototypes."
-_CALIBRATION = "calibration.coef"
+_NETWORK, _PROTOTYPES = NETWORK_PREFIX, PROTOTYPES_PREFIX  # tensor names in saved files
+_CALIBRATION = CALIBRATION_TENSOR  # the per-label probability maps
 # Fitted attributes saved as JSON (key in the file -> attribute); absent ones are saved as
 # None (format 1 wrote a missing feature_names_in_ as []).
 _SAVED_ATTRIBUTES = {

@@ -149,7 +149,13 @@ random_state : int, RandomState instance or None, default=None
     Seeds initialisation, shuffling and the validation split; with an int, fits on the
     CPU are reproducible.
 verbose : int, default=0
-    Show a progress bar over epochs when > 0."""
+    0: silent. 1: one line per epoch on standard output, with the training loss, the
+    validation loss and scores when there are any (``early_stopping``, scoring
+    callbacks) and the epoch's seconds; ``*`` marks the best value so far. On a terminal
+    a live bar over the epochs shows below the lines while the fit runs; in a file or a
+    pipe only the lines are written. 2: the lines also give the learning rate, the
+    features' mean squared norm and the training collapse metrics of
+    ``collapse_every``."""
 
 CLASSIFIER_ATTRIBUTES_DOC = """\
 net_ : skorch.NeuralNet

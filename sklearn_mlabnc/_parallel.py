@@ -24,12 +24,30 @@ BatchNorm layers compute batch statistics per process: on CUDA they are converte
 ``SyncBatchNorm`` for the epochs; on the CPU they make the fit differ from a one-process
 fit (a warning says so), and rank 0's running statistics are broadcast at the end so that
 every process still holds the same model. Dropout draws a different mask stream per
-process, so it is not exact either.
+process, so it is not exact either. No process ever trains per-process BatchNorm on a
+single row: with it, every process needs two rows of each batch, so ``batch_size`` must be
+at least ``2 * world_size`` and a last batch of fewer than ``2 * world_size`` rows is merged
+into the previous one (without per-process BatchNorm the last batch is merged below
+``max(2, world_size)`` rows; with two processes that is the one-process rule, so the fit
+equals the one-process fit).
+
+A fit that fails in one process fails in every process: when a process dies its peers'
+next collective finds the connection closed, and when it fails but lives on (a notebook,
+a Dask worker) its peers stop waiting after ``MLABNC_DDP_TIMEOUT`` seconds (default 300;
+gloo collectives, during the epochs). They raise a ``RuntimeError`` saying that another
+process failed, and the failing process raises its own error; each destroys the group.
+
+``decision="auto"`` (and ``"per_label"``) train their three short fold models on one
+process each, the processes sharing them round-robin (see ``_sharing.map_folds``): each fold
+model is the one a one-process fit trains, and the out-of-fold outputs are all-gathered,
+so the chosen rule is the one-process fit's and the work is divided, not repeated.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import datetime
 import inspect
 import os
 import warnings
@@ -41,7 +59,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ._batching import BatchIterator
-from ._training import EpochProgressBar, resolve_device, train_epochs
+from ._progress import EpochProgress
+from ._training import resolve_device, train_epochs
 from .collapse import CollapseStatistics
 
 __all__ = ["STRATEGIES", "DataParallel", "SingleProcess", "ShardedBatches", "init_process_group"]
@@ -58,6 +77,12 @@ _NO_FORWARD_SYNC = (
     if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
     else {"broadcast_buffers": False}
 )
+
+# What a collective raises when a peer process has gone (gloo: "Connection closed by peer",
+# "Connection reset", NCCL: "remote process exited"); DistError exists in torch >= 2.1.
+_COLLECTIVE_ERRORS = (RuntimeError, getattr(dist, "DistError", RuntimeError))
+_PEER_GONE = ("closed", "reset", "peer", "broken pipe", "timed out", "timeout", "exited")
+_TRAINING_TIMEOUT = 300.0  # seconds; see _training_timeout
 
 
 def init_process_group(init_method: str = "env://", rank: int = -1, world_size: int = -1):
@@ -80,6 +105,36 @@ def init_process_group(init_method: str = "env://", rank: int = -1, world_size: 
 def _destroy_process_group() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def _training_timeout():
+    """Give the group's gloo collectives a bounded wait while training; return the undo.
+
+    Inside the epochs the processes meet every batch, so a peer that has not answered for
+    ``MLABNC_DDP_TIMEOUT`` seconds (default 300) has failed or hangs; outside them (the
+    fold models of ``decision="auto"``) the group's own timeout applies.
+    """
+    setting = os.environ.get("MLABNC_DDP_TIMEOUT", _TRAINING_TIMEOUT)
+    try:
+        seconds = float(setting)
+        if not seconds > 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"MLABNC_DDP_TIMEOUT must be a positive number of seconds; got {setting!r}."
+        ) from None
+    try:
+        backend = dist.group.WORLD._get_backend(torch.device("cpu"))
+        previous = backend.options._timeout
+        backend.set_timeout(datetime.timedelta(seconds=seconds))
+    except (AttributeError, RuntimeError, ValueError):  # a backend without timeouts to set
+        return lambda: None
+
+    def restore():
+        with contextlib.suppress(RuntimeError):  # the group may be destroyed by now
+            backend.set_timeout(previous)
+
+    return restore
 
 
 class SingleProcess:
@@ -155,6 +210,7 @@ class DataParallel(SingleProcess):
             atexit.register(_destroy_process_group)
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.batch_scale = 1.0  # of the batch being trained, set by ShardedBatches
+        self.shard_rows = 1  # fewest rows of a training batch per process (see train)
         if torch.cuda.is_available():  # NCCL collectives (the seed's too) use this GPU
             torch.cuda.set_device(self._local_gpu())
 
@@ -188,27 +244,74 @@ class DataParallel(SingleProcess):
         module = net.module_
         saved = net.iterator_train, net.iterator_valid, net.callbacks_
         restore_norms = self._prepare_batch_norm(module, device)
+        try:  # the same in every process: no other process to release
+            self._check_batch_size(net.batch_size)
+            restore_timeout = _training_timeout()
+        except ValueError:
+            restore_norms()
+            raise
         try:
-            if self.rank:  # one progress bar (verbose > 0), on rank 0
-                net.callbacks_ = [
-                    c for c in net.callbacks_ if not isinstance(c[1], EpochProgressBar)
-                ]
+            if self.rank:  # progress (verbose > 0) from rank 0 only
+                net.callbacks_ = [c for c in net.callbacks_ if not isinstance(c[1], EpochProgress)]
             net.module_ = nn.parallel.DistributedDataParallel(
                 module, device_ids=[device] if device.type == "cuda" else None, **_NO_FORWARD_SYNC
             )
             net.iterator_train = net.iterator_valid = _Iterator(self)
             net.parallel_ = self
             train_epochs(net, train, valid, epochs, seed + self.rank * _RANK_STRIDE)
+        except Exception as exc:
+            raise self._failed(exc) from exc
         finally:
             net.module_, net.parallel_ = module, None
             net.iterator_train, net.iterator_valid, net.callbacks_ = saved
             restore_norms()
+            restore_timeout()
         with torch.no_grad():  # every process ends with rank 0's parameters and buffers
             for tensor in module.state_dict().values():
                 dist.broadcast(tensor, src=0)
 
+    def _check_batch_size(self, batch_size: int) -> None:
+        """Every process must get ``shard_rows`` rows of every (full) batch."""
+        smallest = self.world * self.shard_rows
+        if batch_size >= smallest:
+            return
+        if self.shard_rows == 1:
+            raise ValueError(
+                f"batch_size={batch_size} over {self.world} processes leaves a process "
+                f"without rows of a batch; use batch_size >= {smallest} or fewer processes."
+            )
+        raise ValueError(
+            f"batch_size={batch_size} over {self.world} processes gives a process a single "
+            f"row of a batch, and BatchNorm cannot train on one row; use batch_size >= "
+            f"{smallest} (2 rows a process), a backbone without BatchNorm (e.g. "
+            "module=functools.partial(MLP, batch_norm=False)) or fewer processes."
+        )
+
+    def _failed(self, exc: Exception) -> Exception:
+        """The error to raise when training failed in this process; the group is destroyed.
+
+        A collective that failed here (a peer closed the connection, or did not answer
+        within the training timeout) means another process failed first: say so.
+        """
+        lost_peer = isinstance(exc, _COLLECTIVE_ERRORS) and not isinstance(exc, ValueError)
+        lost_peer = lost_peer and any(word in str(exc).lower() for word in _PEER_GONE)
+        _destroy_process_group()  # its collectives no longer match: nothing can use it
+        if not lost_peer:
+            return exc
+        return RuntimeError(
+            f"Data-parallel training stopped in process {self.rank} of {self.world}: another "
+            f"process of the group failed, exited or stopped answering ({type(exc).__name__}: "
+            f"{exc}). See that process's error for the cause; this process cannot continue "
+            "the fit."
+        )
+
     def _prepare_batch_norm(self, module: nn.Module, device: torch.device):
-        """Swap BatchNorm for SyncBatchNorm on CUDA (or warn on the CPU); return the undo."""
+        """Swap BatchNorm for SyncBatchNorm on CUDA (or warn on the CPU); return the undo.
+
+        Sets ``shard_rows``, the fewest rows a process may get of a training batch: 2 under
+        per-process BatchNorm (which cannot train on one row), else 1.
+        """
+        self.shard_rows = 1
         norms = [
             (parent, name, child)
             for parent in module.modules()
@@ -218,6 +321,7 @@ class DataParallel(SingleProcess):
         if not norms or self.world == 1:  # one process sees the whole batch
             return lambda: None
         if device.type != "cuda":
+            self.shard_rows = 2
             warnings.warn(
                 "The network has BatchNorm layers, whose batch statistics each process "
                 "computes on its own shard: data-parallel training on the CPU is then not "
@@ -299,10 +403,12 @@ class ShardedBatches(BatchIterator):
     Shuffled (training) iteration draws the same seeded permutation in every process and
     hands out ``order[start:stop][rank::world]`` of each batch, setting the parallel
     strategy's ``batch_scale`` to ``n_rank * world / n_batch`` before the batch is trained.
-    A last batch of fewer than ``max(2, world)`` samples is merged into the previous one, so
-    no process gets an empty shard (with two processes the batches are exactly those of a
-    one-process fit). Ordered (evaluation) iteration covers one contiguous block of the
-    data set per process, in batches.
+    A last batch of fewer than ``max(2, world * shard_rows)`` samples is merged into the
+    previous one, so every process gets at least ``shard_rows`` rows of every batch (the
+    strategy's, 1 by default; 2 under per-process BatchNorm). With two processes and
+    ``shard_rows=1`` the batches are exactly those of a one-process fit. Ordered
+    (evaluation) iteration covers one contiguous block of the data set per process, in
+    batches.
 
     Examples
     --------
@@ -334,7 +440,11 @@ class ShardedBatches(BatchIterator):
         if not self.shuffle:
             first, last = self._block()
             return len(self._bounds(last - first)) if last > first else 0
-        return len(self._bounds(smallest=max(2, self.parallel.world)))
+        return len(self._bounds(smallest=self._smallest()))
+
+    def _smallest(self) -> int:
+        """The fewest rows of a last training batch that are not merged into the previous one."""
+        return max(2, self.parallel.world * getattr(self.parallel, "shard_rows", 1))
 
     def __iter__(self):
         rank, world = self.parallel.rank, self.parallel.world
@@ -346,7 +456,7 @@ class ShardedBatches(BatchIterator):
         order = torch.randperm(len(self.dataset), generator=self.generator)
         if self.dataset.resident:
             order = order.to(self.dataset.device)
-        for start, stop in self._bounds(smallest=max(2, world)):
+        for start, stop in self._bounds(smallest=self._smallest()):
             shard = order[start:stop][rank::world]
             self.parallel.batch_scale = len(shard) * world / (stop - start)
             yield self.dataset.take(shard)

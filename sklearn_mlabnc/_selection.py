@@ -18,6 +18,7 @@ What ``decision="auto"`` does (the user guide's decision-rules page has the meas
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import NamedTuple
 
@@ -27,6 +28,7 @@ from sklearn.base import clone
 
 from ._cuts import apply_cuts, set_score, tune_global_cut, tune_label_cuts
 from ._decision import TagwisePrototypes, default_rule, fit_rule
+from ._sharing import map_folds
 
 FOLDS = 3
 #: Below this many samples (10 a fold) ``"auto"`` uses the loss's default rule.
@@ -104,6 +106,7 @@ class OutOfFold(NamedTuple):
 def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool, epochs=None) -> OutOfFold:
     """Train the fold models (copies of ``estimator``, shorter) and gather their outputs.
 
+    Under ``strategy="ddp"`` the processes share the fold models (see ``map_folds``).
     ``epochs`` overrides the fold models' :func:`fold_epochs` (the probability calibration
     trains them as long as the final model).
     """
@@ -112,40 +115,52 @@ def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool, epochs=None) 
     scores, empty = np.zeros(Y.shape), np.zeros(len(Y), dtype=bool)
     rules = [] if independent else ["cardinality"] + ["prototype"] * with_prototypes
     label_sets = {rule: np.zeros(Y.shape, dtype=bool) for rule in rules}
-    for fold in range(FOLDS):
-        train, valid = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-        model = clone(estimator).set_params(
-            max_epochs=fold_epochs(estimator.max_epochs) if epochs is None else epochs,
-            decision="threshold" if independent else "cardinality",
-            early_stopping=False,
-            warm_start=False,
-            callbacks=None,
-            collapse_every=None,
-            compile=False,  # a compilation per fold would cost more than it saves
-            strategy="single",
-            verbose=0,
-            random_state=seed + 1 + fold,
-        )
-        with warnings.catch_warnings():  # the final model gives the same warnings once
-            warnings.simplefilter("ignore")
-            model.fit(X[train], Y[train])
-        out = model.network_outputs(X[valid])
-        logits = out.logits.double().cpu().numpy()
-        if independent:
-            scores[valid] = logits
-            continue
-        scores[valid] = logits - logits.max(axis=1, keepdims=True)
-        cardinality = out.label_sets.cpu().numpy()
-        label_sets["cardinality"][valid] = cardinality
-        empty[valid] = ~cardinality.any(axis=1)  # the cardinality rule is empty only there
-        if with_prototypes:  # fitted to the rows the fold model trained on, as fit_rule does
-            keep = train[Y[train].any(axis=1) | model.has_background_]
-            # A looser tolerance than the final fit's: on CAL500 it changed no prediction
-            # and cut the rounds from the 500 cap.
-            prototypes = TagwisePrototypes().fit(model.transform(X[keep]), Y[keep], tol=1e-6)
-            predicted = prototypes.predict(out.features, out.logits, model.multiplicities_)
-            label_sets["prototype"][valid] = predicted.cpu().numpy()
+    fold_outputs = functools.partial(
+        _fold_outputs, estimator, X, Y, folds, seed, independent, with_prototypes, epochs
+    )
+    for fold, (fold_scores, sets) in enumerate(
+        map_folds(estimator.strategy, fold_outputs, range(FOLDS))
+    ):
+        valid = folds == fold
+        scores[valid] = fold_scores
+        for rule, predicted in sets.items():
+            label_sets[rule][valid] = predicted
+        if "cardinality" in sets:  # the cardinality rule is empty only there
+            empty[valid] = ~sets["cardinality"].any(axis=1)
     return OutOfFold(scores, empty, folds, label_sets)
+
+
+def _fold_outputs(estimator, X, Y, folds, seed, independent, with_prototypes, epochs, fold: int):
+    """One fold model's out-of-fold scores and the label sets of the rules without cuts."""
+    train, valid = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+    model = clone(estimator).set_params(
+        max_epochs=fold_epochs(estimator.max_epochs) if epochs is None else epochs,
+        decision="threshold" if independent else "cardinality",
+        early_stopping=False,
+        warm_start=False,
+        callbacks=None,
+        collapse_every=None,
+        compile=False,  # a compilation per fold would cost more than it saves
+        strategy="single",
+        verbose=0,
+        random_state=seed + 1 + fold,
+    )
+    with warnings.catch_warnings():  # the final model gives the same warnings once
+        warnings.simplefilter("ignore")
+        model.fit(X[train], Y[train])
+    out = model.network_outputs(X[valid])
+    logits = out.logits.double().cpu().numpy()
+    if independent:
+        return logits, {}
+    sets = {"cardinality": out.label_sets.cpu().numpy()}
+    if with_prototypes:  # fitted to the rows the fold model trained on, as fit_rule does
+        keep = train[Y[train].any(axis=1) | model.has_background_]
+        # A looser tolerance than the final fit's: on CAL500 it changed no prediction
+        # and cut the rounds from the 500 cap.
+        prototypes = TagwisePrototypes().fit(model.transform(X[keep]), Y[keep], tol=1e-6)
+        predicted = prototypes.predict(out.features, out.logits, model.multiplicities_)
+        sets["prototype"] = predicted.cpu().numpy()
+    return logits - logits.max(axis=1, keepdims=True), sets
 
 
 def cross_fitted_scores(oof: OutOfFold, Y, metric: str, candidates, fixed_cut=None) -> dict:

@@ -26,6 +26,7 @@ from ._health import FeatureHealth, check_final_loss
 from ._losses import OneVsAllLoss, PickAllLabelLoss
 from ._network import MLabNCNetwork
 from ._precision import PRECISIONS, resolve_precision
+from ._progress import EpochProgress
 from ._selection import stratified_split
 from .callbacks import CollapseMonitor
 
@@ -202,33 +203,6 @@ class FixedSplit:
         return dataset, self.valid_dataset
 
 
-class EpochProgressBar(Callback):
-    """One tqdm bar over the epochs of a fit, showing the latest losses."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-
-    def on_train_begin(self, net, **kwargs):
-        from tqdm.auto import tqdm
-
-        self.bar_ = tqdm(total=self.total, desc="epochs", unit="epoch", leave=False)
-
-    def on_epoch_end(self, net, **kwargs):
-        row = net.history[-1]
-        self.bar_.set_postfix(
-            {k: f"{row[k]:.4g}" for k in ("train_loss", "valid_loss") if k in row}, refresh=False
-        )
-        self.bar_.update(1)
-
-    def on_train_end(self, net, **kwargs):
-        self.bar_.close()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("bar_", None)
-        return state
-
-
 # ---------------------------------------------------------------------- building the net
 def check_params(params: dict) -> None:
     """Checks of an estimator's parameters beyond ``_parameter_constraints``' types and ranges.
@@ -331,9 +305,10 @@ def _callbacks(params: dict, n_labels: int) -> list:
         on = ("train", "valid") if params["early_stopping"] else ("train",)
         monitor = CollapseMonitor(params["collapse_every"], on=on, n_labels=n_labels)
         callbacks.append(("collapse_monitor", monitor))
-    if params["verbose"]:
-        callbacks.append(("progress", EpochProgressBar(params["max_epochs"])))
-    return callbacks + list(params["callbacks"] or [])
+    callbacks += list(params["callbacks"] or [])
+    if params["verbose"]:  # last, so that the line shows what the other callbacks recorded
+        callbacks.append(("progress", EpochProgress(params["max_epochs"], params["verbose"])))
+    return callbacks
 
 
 def make_backbone(params: dict, X, feature_dim):

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from . import _reproduce as rp
+from ._cli_parser import build_parser
+from ._persistence import write_bytes, write_figure
 
 __all__ = ["main"]
 
@@ -77,20 +79,12 @@ def _load(dataset: str, data_dir: str | None, seed: int):
 
 
 def _mulan_dir(data_dir: str | None) -> Path:
-    if data_dir:
-        candidates = [data_dir]
-    else:
-        candidates = [
-            os.environ.get("MLABNC_DATA_DIR"),
-            "../shared/data/mulan",
-            "shared/data/mulan",
-        ]
-    for candidate in filter(None, candidates):
-        if Path(candidate, "emotions-train.arff").is_file():
-            return Path(candidate)
+    folder = data_dir or os.environ.get("MLABNC_DATA_DIR")
+    if folder and Path(folder, "emotions-train.arff").is_file():
+        return Path(folder)
     raise UsageError(
-        "MULAN data not found: pass --data-dir DIR (holding emotions-train.arff, ...) or set "
-        "MLABNC_DATA_DIR"
+        "MULAN data not found: pass --data-dir DIR or set MLABNC_DATA_DIR to a folder holding "
+        "the MULAN files (emotions-train.arff, emotions-test.arff, yeast-train.arff, ...)"
     )
 
 
@@ -240,7 +234,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         command = "mlabnc " + " ".join(args.argv)
         document = rp.results_document(records, command=command, dataset=args.dataset)
-        (out / "results.json").write_text(json.dumps(document, indent=1, allow_nan=False))
+        write_bytes(out / "results.json", json.dumps(document, indent=1, allow_nan=False))
         _write_reproduction(out, command, tables, notes, records, labels)
         print(f"\nreport written to {out / 'report.md'}, results to {out / 'results.json'}")
     return 0
@@ -308,25 +302,98 @@ def _reproduction_figures(records, labels) -> dict:
 
 
 def _finish(title, rows, models, train, labels, args) -> None:
-    print(_markdown_table(rows))
-    for row in rows:
-        fall = row["NC1 first"] / row["NC1"] if row["NC1"] > 0 else float("nan")
-        print(
-            f"{row['model']}: NC1 of the training features fell {_format_fall(fall)} over training"
-        )
+    print(_metrics_table(rows))
+    conclusions = _demo_conclusions(rows)
+    print("\n" + "\n".join(conclusions))
     if args.out:
-        _write_report(Path(args.out), title, rows, models, train, labels, args)
+        _write_report(Path(args.out), title, rows, conclusions, models, train, labels, args)
         print(f"\nreport written to {Path(args.out) / 'report.md'}")
 
 
-def _write_report(out: Path, title, rows, models, train, labels, args) -> None:
+# What each row of the demo's table means, for report.md (one sentence each).
+_QUANTITIES = {
+    "micro-F1": "F1 of all (sample, label) decisions of the test set pooled; higher is better.",
+    "macro-F1": "F1 of each label on the test set, averaged over the labels; higher is better.",
+    "samples-F1": "F1 between each test sample's predicted and true label set, averaged "
+    "over the samples; higher is better.",
+    "Hamming": "Fraction of wrong (sample, label) decisions on the test set; lower is better.",
+    "LRAP": "Label ranking average precision of the test scores: how well each sample's true "
+    "labels rank above its other labels, whatever the decision rule; higher is better.",
+    "soft IoU": "The paper's test score: the softmax mass on each test sample's true labels, "
+    "averaged; higher is better.",
+    "trainable params": "Parameters the optimizer updates; the fixed ETF head has none and "
+    "shrinks the last feature layer to d = K.",
+    "NC1 first": "NC1 (below) of the training features after the first recorded epoch.",
+    "NC1": "Within-class spread of the training features of singleton label sets relative "
+    "to the spread of their class means, tr(Sigma_W Sigma_B^+)/K; 0 at collapse.",
+    "NC2 (W)": "Distance of the classifier rows' Gram matrix from a simplex ETF's; 0 at "
+    "collapse, and 0 by construction for the fixed ETF head.",
+    "NC2 (means)": "The same distance for the centred singleton class means; 0 at collapse.",
+    "NC3": "Distance of the product of the classifier and the centred means from a simplex "
+    "ETF (self-duality); 0 at collapse.",
+    "NC_m (m=2)": "Tag-wise average for pairs: angle of each pair's mean feature to the sum "
+    "of its two singleton means, over the same angle to any pair; 0 at collapse, about 1 "
+    "without structure.",
+    "fit (s)": "Wall time of fit, in seconds.",
+}
+
+
+def _metrics_table(rows: list[dict]) -> str:
+    """The models as columns and the quantities as rows: fits 100 columns for a few models."""
+    quantities = [key for key in rows[0] if key != "model"]
+    table = [
+        {"quantity": q, **{row["model"]: _format(row[q]) for row in rows}} for q in quantities
+    ]
+    return _markdown_table(table)
+
+
+def _demo_conclusions(rows: list[dict]) -> list[str]:
+    """What the demo's table says, in sentences (printed and in report.md)."""
+    import textwrap
+
+    lines = []
+    for row in rows:
+        fall = row["NC1 first"] / row["NC1"] if row["NC1"] > 0 else float("nan")
+        lines.append(
+            f"- {row['model']}: NC1 of the training features fell {_format_fall(fall)} over "
+            f"training; NC2 of the means ends at {_format(row['NC2 (means)'])} and NC_2 at "
+            f"{_format(row['NC_m (m=2)'])} (0 is full collapse)."
+        )
+    if len(rows) == 2:
+        learned, fixed = rows
+        saved = 1 - fixed["trainable params"] / learned["trainable params"]
+        lines.append(
+            f"- {fixed['model']}: {saved:.0%} fewer trainable parameters than the "
+            f"{learned['model']} ({fixed['trainable params']:,} against "
+            f"{learned['trainable params']:,}), test micro-F1 {_format(fixed['micro-F1'])} "
+            f"against {_format(learned['micro-F1'])}."
+        )
+    return [textwrap.fill(line, width=_WIDTH, subsequent_indent="  ") for line in lines]
+
+
+_WIDTH = 100  # columns of a terminal the demo's output fits
+
+
+def _write_report(out: Path, title, rows, conclusions, models, train, labels, args) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    meanings = [f"- **{q}**: {text}" for q, text in _QUANTITIES.items() if q in rows[0]]
     lines = [
         f"# {title}",
         "",
         f"Command: `mlabnc {' '.join(args.argv)}`",
         "",
-        _markdown_table(rows),
+        _metrics_table(rows),
+        "",
+        "## Conclusions",
+        "",
+        *conclusions,
+        "",
+        "## What the rows mean",
+        "",
+        "Test quality on the held-out canvases, collapse metrics on the training features "
+        "(singleton label sets as the classes; see the user guide's page on the metrics).",
+        "",
+        *meanings,
     ]
     _write_with_figures(out, lines, lambda: _figures(models, train, labels), dpi=120)
 
@@ -345,9 +412,9 @@ def _write_with_figures(out: Path, lines: list[str], make_figures, dpi: int) -> 
         lines = [*lines, "", f"{hint} ({exc})"]
         figures = {}
     for name, (figure, caption) in figures.items():
-        figure.savefig(out / name, dpi=dpi, bbox_inches="tight")
+        write_figure(figure, out / name, dpi=dpi, bbox_inches="tight")
         lines = [*lines, "", f"## {caption}", "", f"![{caption}]({name})"]
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+    write_bytes(out / "report.md", "\n".join(lines) + "\n")
 
 
 def _figures(models, train, labels) -> dict:
@@ -453,91 +520,6 @@ def _ufm(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ main
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mlabnc", description="Multi-label neural collapse with scikit-learn and PyTorch."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    def run_options(sub, epochs):
-        sub.add_argument("--epochs", type=_positive, default=epochs, help=f"default {epochs}")
-        sub.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda[:N]'")
-        sub.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        sub.add_argument("--out", help="folder for report.md and the PNG plots")
-        sub.add_argument("--quiet", action="store_true", help="no progress bars")
-
-    demo = commands.add_parser("demo", help="learned vs fixed-ETF head on multi-label digits")
-    run_options(demo, 60)
-    demo.set_defaults(run=_demo, out="mlabnc-report")
-
-    rep = commands.add_parser(
-        "reproduce", help="the paper reproduction: both heads reach collapse, over losses"
-    )
-    rep.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits, emotions, yeast or a NAME-train.arff path (NAME-test.arff beside it)",
-    )
-    rep.add_argument("--data-dir", help="folder of the MULAN files (emotions, yeast)")
-    rep.add_argument("--backbone", choices=("mlp", "cnn", "resnet18"), default="mlp")
-    rep.add_argument(
-        "--hidden",
-        type=_positive,
-        nargs="+",
-        default=[512, 512],
-        help="MLP hidden widths (default 512 512)",
-    )
-    rep.add_argument("--width", type=_positive, default=64, help="ResNet-18 base width")
-    rep.add_argument(
-        "--feature-layer",
-        choices=("linear", "hidden"),
-        default="linear",
-        help="MLP feature layer: plain linear (default) or Linear-BatchNorm-ReLU",
-    )
-    rep.add_argument(
-        "--feature-dim", type=_positive, default=512, help="learned head's d (default 512)"
-    )
-    rep.add_argument(
-        "--loss",
-        nargs="+",
-        choices=("pal", "pal_normalized", "bce"),
-        default=["pal", "pal_normalized", "bce"],
-    )
-    rep.add_argument("--head", nargs="+", choices=("linear", "etf"), default=["linear", "etf"])
-    rep.add_argument("--lr", type=float, default=rp.PROTOCOL["lr"], help="SGD learning rate")
-    rep.add_argument("--batch-size", type=_positive, default=rp.PROTOCOL["batch_size"])
-    rep.add_argument("--weight-decay", type=float, default=rp.PROTOCOL["weight_decay"])
-    rep.add_argument(
-        "--feature-decay",
-        type=float,
-        default=rp.PROTOCOL["feature_decay"],
-        help="per-sample feature penalty (UFM lambda_H = 2 x this / n_samples)",
-    )
-    rep.add_argument("--every", type=_positive, default=10, help="NC metrics every k epochs")
-    run_options(rep, rp.PROTOCOL["max_epochs"])
-    rep.set_defaults(run=_reproduce)
-
-    ufm = commands.add_parser("ufm", help="UFM optimum vs the reduced closed form")
-    ufm.add_argument("--classes", type=int, default=5)
-    ufm.add_argument("--max-multiplicity", type=int, default=2)
-    ufm.add_argument("--n-singleton", type=_positive, default=3, help="samples per singleton")
-    ufm.add_argument("--n-set", type=_positive, default=1, help="samples per larger set")
-    ufm.add_argument("--features", type=_positive, help="feature dimension d (default K)")
-    ufm.add_argument("--loss", choices=("pal", "pal_normalized"), default="pal")
-    ufm.add_argument("--weight-decay", type=float, default=5e-4)
-    ufm.add_argument("--feature-decay", type=float, default=1e-3)
-    ufm.add_argument("--seed", type=int, default=0)
-    ufm.set_defaults(run=_ufm)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ``mlabnc`` command line.
 
@@ -561,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
+    parser = build_parser(demo=_demo, reproduce=_reproduce, ufm=_ufm)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

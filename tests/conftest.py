@@ -1,9 +1,25 @@
-"""Fixtures shared by the test modules: small data whose label sets are a function of X."""
+"""Fixtures shared by the test modules: small data whose label sets are a function of X, and
+the MULAN benchmark folder."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+
+@pytest.fixture(scope="session")
+def mulan_dir() -> Path:
+    """The folder of the MULAN benchmark files named by ``MLABNC_DATA_DIR``; else skip."""
+    folder = os.environ.get("MLABNC_DATA_DIR")
+    if not folder or not (Path(folder).expanduser() / "emotions-train.arff").is_file():
+        pytest.skip(
+            "MULAN data not found: set MLABNC_DATA_DIR to a folder holding the MULAN ARFF "
+            "files (emotions, yeast, CAL500, enron) to run this test"
+        )
+    return Path(folder).expanduser()
 
 
 def chain_label_sets(n_labels: int) -> list[list[int]]:

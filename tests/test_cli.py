@@ -2,13 +2,10 @@ import json
 import re
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 
 from sklearn_mlabnc.cli import main
-
-SHARED_MULAN = Path(__file__).resolve().parents[2] / "shared" / "data" / "mulan"
 
 
 def test_ufm_prints_solver_beside_closed_form(capsys):
@@ -56,8 +53,12 @@ def test_demo_writes_a_report_with_plots(tmp_path, capsys):
     assert main(["demo", "--epochs", "2", "--quiet", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "learned head" in printed and "fixed ETF, d=K" in printed
+    assert max(len(line) for line in printed.splitlines()) <= 100
+    assert "fewer trainable parameters" in printed
     report = (out / "report.md").read_text()
-    assert "| model" in report and "trainable params" in report
+    assert "| quantity" in report and "| trainable params" in report
+    assert "## Conclusions" in report and "fewer trainable parameters" in report
+    assert "- **LRAP**: Label ranking average precision" in report
     for png in ("collapse_curves.png", "geometry.png", "etf_comparison.png"):
         assert (out / png).stat().st_size > 10_000
         assert f"]({png})" in report
@@ -71,15 +72,14 @@ def test_demo_without_matplotlib_says_so_and_writes_the_table(tmp_path, capsys, 
     assert main(["demo", "--epochs", "2", "--quiet", "--out", str(out)]) == 0
     assert "No plots written" in capsys.readouterr().err
     report = (out / "report.md").read_text()
-    assert "| model" in report and "No plots written" in report
+    assert "| quantity" in report and "No plots written" in report
     assert not list(out.glob("*.png"))
 
 
-@pytest.mark.skipif(not SHARED_MULAN.is_dir(), reason="../shared/data/mulan is not present")
-def test_reproduce_on_an_arff_path(tmp_path, capsys):
+def test_reproduce_on_an_arff_path(tmp_path, capsys, mulan_dir):
     for split in ("train", "test"):
-        shutil.copy(SHARED_MULAN / f"emotions-{split}.arff", tmp_path / f"emo-{split}.arff")
-    shutil.copy(SHARED_MULAN / "emotions.xml", tmp_path / "emo.xml")
+        shutil.copy(mulan_dir / f"emotions-{split}.arff", tmp_path / f"emo-{split}.arff")
+    shutil.copy(mulan_dir / "emotions.xml", tmp_path / "emo.xml")
     argv = [
         "reproduce",
         "--dataset",
@@ -150,3 +150,26 @@ def test_reproduce_never_prints_inf_or_nan(tmp_path, capsys):
     run = _strict_json(tmp_path / "results.json")["runs"][0]
     assert run["final"]["library"]["nc1"] is None
     assert any("features died" in message for message in run["warnings"])
+
+
+def test_version(capsys):
+    from sklearn_mlabnc import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"mlabnc {__version__}"
+
+
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        ("demo", ["(default: 60)", "(default: mlabnc-report)", "report.md", "PNG"]),
+        ("reproduce", ["(default: digits)", "$MLABNC_DATA_DIR", "results.json"]),
+        ("ufm", ["(default: 5)", "closed form"]),
+    ],
+)
+def test_help_describes_command_defaults_and_outputs(command, expected, capsys):
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    for phrase in expected:
+        assert phrase in text
+    assert "(default: None)" not in text and "(default: False)" not in text

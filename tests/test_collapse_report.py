@@ -16,7 +16,7 @@ from sklearn_mlabnc.collapse import (
 )
 from sklearn_mlabnc.collapse._docstrings import REPORT_OPTIONS_DOC
 from sklearn_mlabnc.collapse._outputs import linear_logits, soft_iou_from_sums, soft_iou_sums
-from sklearn_mlabnc.collapse._projection import geometry_projection
+from sklearn_mlabnc.collapse._projection import geometry_projection, pca_basis, polygon_basis
 from sklearn_mlabnc.distributed import collapse_report_from_dask
 
 
@@ -191,3 +191,25 @@ def test_geometry_projection_of_an_exact_etf():
     assert geo.n_hidden == 0 and geo.classifier.shape == (K, 2)
     with pytest.raises(ValueError, match="W must have shape"):
         geometry_projection(CollapseStatistics().partial_fit(H, Y).summary(), W=U[:2])
+    with pytest.raises(ValueError, match="basis must be one of"):
+        geometry_projection(CollapseStatistics().partial_fit(H, Y).summary(), basis="tsne")
+
+
+@pytest.mark.parametrize("K", [5, 10])
+def test_polygon_view_of_an_etf_is_a_regular_polygon(K):
+    rng = np.random.default_rng(K)
+    Q, _ = np.linalg.qr(rng.normal(size=(K + 3, K)))  # an ETF in a random K-dim subspace
+    A = (np.eye(K) - 1.0 / K) @ Q.T
+    P, share = polygon_basis(A, np.zeros((0, K + 3)), 2)
+    np.testing.assert_allclose(P @ P.T, np.eye(2), atol=1e-12)
+    z = A @ P.T
+    radii = np.linalg.norm(z, axis=1)
+    np.testing.assert_allclose(radii, radii[0], rtol=1e-9)
+    # consecutive labels 2 pi / K apart, in order around the circle
+    turns = np.diff(np.unwrap(np.arctan2(z[:, 1], z[:, 0])))
+    np.testing.assert_allclose(np.abs(turns), 2 * np.pi / K, rtol=1e-9)
+    # an ETF spreads evenly over its K - 1 directions: a plane keeps 2 / (K - 1)
+    np.testing.assert_allclose(share, 1.0 / (K - 1), rtol=1e-9)
+    # PCA of the same ETF keeps as much, on an arbitrary pair of its equal directions
+    _, share_pca = pca_basis(A, np.zeros((0, K + 3)), 2)
+    np.testing.assert_allclose(share_pca, 1.0 / (K - 1), rtol=1e-6)

@@ -7,7 +7,6 @@ liac-arff (a hand-written parser), so these tests pin the move to "same arrays, 
 from __future__ import annotations
 
 import hashlib
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import NamedTuple
@@ -16,24 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklearn_mlabnc.datasets import load_mulan
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("MLABNC_SHARED_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared"
-
-
-def _mulan_dir() -> Path:
-    directory = _shared_dir() / "data" / "mulan"
-    if not directory.is_dir():
-        pytest.skip(
-            f"shared MULAN data not found at {directory} (set MLABNC_SHARED_DIR to the "
-            "directory holding data/mulan/)"
-        )
-    return directory
+from sklearn_mlabnc.datasets import get_mulan_dir, load_mulan, load_mulan_benchmark
 
 
 def _sha(data: bytes) -> str:
@@ -104,9 +86,9 @@ _RECORDED = {
 
 
 @pytest.mark.parametrize("stem", sorted(_RECORDED))
-def test_load_mulan_shared_files_give_the_recorded_arrays(stem):
+def test_load_mulan_shared_files_give_the_recorded_arrays(stem, mulan_dir):
     rec = _RECORDED[stem]
-    data = load_mulan(_mulan_dir() / f"{stem}.arff")
+    data = load_mulan(mulan_dir / f"{stem}.arff")
     X, Y = data.data, data.target
     assert X.shape == rec.X_shape and X.dtype == np.float64 and X.flags.c_contiguous
     assert Y.shape == rec.Y_shape and Y.dtype == np.int64 and Y.flags.c_contiguous
@@ -118,7 +100,7 @@ def test_load_mulan_shared_files_give_the_recorded_arrays(stem):
     assert _sha(Y.tobytes()) == rec.Y_sha256
     assert _sha("\n".join(data.feature_names).encode()) == rec.feature_names_sha256
     assert _sha("\n".join(data.target_names).encode()) == rec.target_names_sha256
-    Xs = load_mulan(_mulan_dir() / f"{stem}.arff", sparse=True).data
+    Xs = load_mulan(mulan_dir / f"{stem}.arff", sparse=True).data
     assert sp.issparse(Xs) and Xs.format == "csr"
     np.testing.assert_array_equal(Xs.toarray(), X)
 
@@ -137,8 +119,8 @@ def _to_sparse_arff(dense: Path, sparse: Path) -> None:
     sparse.write_text("\n".join(lines[: start + 1] + rows) + "\n")
 
 
-def test_load_mulan_sparse_rewrite_of_a_shared_file_gives_the_same_arrays(tmp_path):
-    directory = _mulan_dir()
+def test_load_mulan_sparse_rewrite_of_a_shared_file_gives_the_same_arrays(tmp_path, mulan_dir):
+    directory = mulan_dir
     _to_sparse_arff(directory / "emotions-test.arff", tmp_path / "emotions-test.arff")
     assert (tmp_path / "emotions-test.arff").read_text().count("{") > 200
     dense = load_mulan(directory / "emotions-test.arff")
@@ -159,8 +141,8 @@ def test_load_mulan_sparse_rewrite_of_a_shared_file_gives_the_same_arrays(tmp_pa
         ("CAL500", "CAL500", 502, 68, 174),
     ],
 )
-def test_load_mulan_shared(name, stem, n_samples, n_features, n_labels):
-    directory = _mulan_dir()
+def test_load_mulan_shared(name, stem, n_samples, n_features, n_labels, mulan_dir):
+    directory = mulan_dir
     path = directory / f"{stem}.arff"
     data = load_mulan(path)
     assert data.data.shape == (n_samples, n_features)
@@ -189,8 +171,8 @@ def test_load_mulan_shared(name, stem, n_samples, n_features, n_labels):
     np.testing.assert_array_equal(data.target, raw[:, n_features:].astype(int))
 
 
-def test_load_mulan_shared_return_X_y_and_frame():
-    directory = _mulan_dir()
+def test_load_mulan_shared_return_X_y_and_frame(mulan_dir):
+    directory = mulan_dir
     X, Y = load_mulan(directory / "emotions-test.arff", return_X_y=True)
     assert X.shape == (202, 72) and Y.shape == (202, 6)
     pd = pytest.importorskip("pandas")
@@ -448,3 +430,37 @@ def test_load_mulan_uses_liac_arff():
     source = Path(mulan.__file__).read_text()
     assert "import arff" in source
     assert not hasattr(mulan, "_parse_arff")  # the hand-written parser is gone
+
+
+# ---------------------------------------------------------------------------------------------
+# load_mulan_benchmark / get_mulan_dir: benchmarks by name from data_dir or MLABNC_DATA_DIR
+# ---------------------------------------------------------------------------------------------
+def test_load_mulan_benchmark_reads_the_splits_by_name(mulan_dir, monkeypatch):
+    monkeypatch.setenv("MLABNC_DATA_DIR", str(mulan_dir))
+    train = load_mulan_benchmark("emotions")  # the folder from the environment
+    test = load_mulan_benchmark("emotions", "test", data_dir=mulan_dir)
+    assert train.data.shape == (391, 72) and test.target.shape == (202, 6)
+    np.testing.assert_array_equal(train.data, load_mulan(mulan_dir / "emotions-train.arff").data)
+    X, Y = load_mulan_benchmark("emotions", "all", data_dir=mulan_dir, return_X_y=True)
+    np.testing.assert_array_equal(X, np.vstack([train.data, test.data]))
+    np.testing.assert_array_equal(Y, np.vstack([train.target, test.target]))
+    X, Y = load_mulan_benchmark("CAL500", "all", return_X_y=True)
+    assert X.shape == (502, 68) and Y.shape == (502, 174)
+    with pytest.raises(FileNotFoundError, match=r"CAL500.*subset='all'"):
+        load_mulan_benchmark("CAL500", "train")
+    Xs = load_mulan_benchmark("enron", "all", sparse=True).data
+    assert sp.issparse(Xs) and Xs.format == "csr" and Xs.shape == (1702, 1001)
+
+
+def test_load_mulan_benchmark_names_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLABNC_DATA_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match="set the environment variable MLABNC_DATA_DIR"):
+        load_mulan_benchmark("emotions")
+    monkeypatch.setenv("MLABNC_DATA_DIR", "")
+    with pytest.raises(FileNotFoundError, match="MLABNC_DATA_DIR"):
+        get_mulan_dir()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_mulan_benchmark("emotions", data_dir=tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"looked for yeast-train.arff, yeast-test.arff"):
+        load_mulan_benchmark("yeast", data_dir=tmp_path)
+    assert get_mulan_dir(tmp_path) == tmp_path

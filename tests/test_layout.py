@@ -1,6 +1,6 @@
 """The package's layout rules, checked by walking every module's imports.
 
-The rules (see the module plan in the contributor docs): no import cycles; no private name
+The rules (see the contributor page, ``docs/contributing.rst``): no import cycles; no private name
 taken from another module (the ``__init__`` re-exports excepted); ``collapse/`` and
 ``datasets/`` import nothing else of the library; the torch layer imports neither
 scikit-learn nor skorch; only the command line imports ``plotting``, and neither imports

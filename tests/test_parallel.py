@@ -2,7 +2,11 @@
 
 ``torchrun`` starts two processes of ``ddp_worker.py`` once per module; each fits the same
 problems with ``strategy="ddp"`` and pickles what is compared here against one-process fits
-in this process. The Dask helper is checked on a two-process ``LocalCluster``.
+in this process: among them the uneven-split matrix (every remainder of the last batch
+from 0 to 2 * world_size - 1, batch norm on and off, early stopping, decision="auto").
+Two more pairs of processes check that a process that dies, or fails and lives on, stops
+the other with a clear error in bounded time. The Dask helper is checked on a two-process
+``LocalCluster``.
 """
 
 from __future__ import annotations
@@ -65,8 +69,8 @@ def problem():
     return ddp_worker.problem()
 
 
-def _single(name, problem):
-    X, Y = problem
+def _single(name, problem=None):
+    X, Y = ddp_worker.problem(ddp_worker.rows(name)) if problem is None else problem
     return MLabNCClassifier(**ddp_worker.scenarios()[name]).fit(X, Y)
 
 
@@ -79,9 +83,13 @@ def _max_difference(a: dict, b: dict) -> float:
     return max(float(np.abs(a[k] - b[k]).max()) for k in a)
 
 
-@pytest.mark.parametrize("name", ["exact", "early", "seedless", "batchnorm"])
+SPLITS = sorted(ddp_worker.SPLITS)
+
+
+@pytest.mark.parametrize("name", ["exact", "early", "seedless", "batchnorm", "issue", *SPLITS])
 def test_every_rank_ends_with_the_same_model(ranks, name):
     first, second = (rank[name] for rank in ranks)
+    assert "error" not in first, first
     assert _max_difference(first["state"], second["state"]) == 0.0
     np.testing.assert_array_equal(first["predict"], second["predict"])
     np.testing.assert_array_equal(first["proba"], second["proba"])
@@ -153,6 +161,119 @@ def test_the_fitted_model_pickles_and_saves_as_a_plain_one(ranks, problem, tmp_p
     # A saved data-parallel model loads and predicts in a process without any group.
     loaded = load_model(clf.save(tmp_path / "model.safetensors"))
     np.testing.assert_array_equal(loaded.predict(X), ranks[0]["exact"]["predict"])
+
+
+def _training_rows(name: str) -> int:
+    n, options = ddp_worker.SPLITS[name]
+    fraction = options.get("validation_fraction") if options.get("early_stopping") else None
+    return n if fraction is None else n - max(1, int(round(fraction * n)))
+
+
+@pytest.mark.parametrize("name", SPLITS)
+def test_no_process_trains_batch_norm_on_one_row(ranks, name):
+    # The last batch is merged into the previous one below max(2, world) rows, or below
+    # 2 * world rows (two a process) under per-process batch norm.
+    n, options = _training_rows(name), ddp_worker.SPLITS[name][1]
+    size, remainder = ddp_worker.SPLIT_BATCH, _training_rows(name) % ddp_worker.SPLIT_BATCH
+    smallest = 2 * WORLD if options["batch_norm"] else max(2, WORLD)
+    expected = n // size + (remainder >= smallest)
+    for rank in ranks:
+        assert [row["train_batch_count"] for row in rank[name]["history"]] == [expected] * len(
+            rank[name]["history"]
+        )
+        warned = any("BatchNorm" in message for message in rank[name]["warnings"])
+        assert warned is options["batch_norm"]
+
+
+@pytest.mark.parametrize("name", [name for name in SPLITS if not name.endswith("_bn")])
+def test_every_split_without_batch_norm_matches_a_one_process_fit(ranks, name):
+    X, _ = ddp_worker.problem(ddp_worker.rows(name))
+    single, ddp = _single(name), ranks[0][name]
+    assert _training_rows(name) % ddp_worker.SPLIT_BATCH in range(4)
+    assert len(single.history_) == len(ddp["history"])
+    assert _max_difference(_state(single), ddp["state"]) < 1e-6
+    np.testing.assert_array_equal(single.predict(X), ddp["predict"])
+    for ours, theirs in zip(single.history_, ddp["history"], strict=True):
+        assert theirs["train_batch_count"] == ours["train_batch_count"]
+        np.testing.assert_allclose(theirs["train_loss"], ours["train_loss"], rtol=1e-6)
+
+
+def test_the_split_matrix_covers_every_remainder_and_both_networks():
+    covered = {
+        (_training_rows(name) % ddp_worker.SPLIT_BATCH, options["batch_norm"])
+        for name, (_, options) in ddp_worker.SPLITS.items()
+    }
+    assert covered == {(r, bn) for r in range(2 * WORLD) for bn in (False, True)}
+    kinds = [options for _, options in ddp_worker.SPLITS.values()]
+    assert any(o.get("early_stopping") and o["batch_norm"] for o in kinds)
+    assert any(o.get("decision") == "auto" and o["batch_norm"] for o in kinds)
+
+
+def test_the_reported_split_trains_the_default_network(ranks):
+    # 203 rows in batches of 50 with batch norm: the last batch (3 rows) once gave one
+    # process a single row, and batch norm failed there.
+    assert ranks[0]["issue"]["history"][-1]["train_batch_count"] == 4
+    assert all("error" not in rank["issue"] for rank in ranks)
+
+
+def test_a_batch_size_giving_a_process_one_row_is_refused(ranks):
+    for rank in ranks:
+        assert "BatchNorm cannot train on one row" in rank["tiny_batch"]["error"]
+        assert "batch_size >= 4" in rank["tiny_batch"]["error"]
+
+
+@pytest.mark.parametrize("name", ["split_auto", "split_auto_bn"])
+def test_auto_fold_models_are_shared_not_repeated(ranks, name):
+    # Process r trains folds r, r + world, ...: 3 fold models in all, not 3 per process,
+    # each the one-process fit's fold model, so the rule scores equal the one-process ones.
+    assert [rank[name]["fold_fits"] for rank in ranks] == [[0, 2], [1]]
+    single = _single(name)
+    for rank in ranks:
+        assert rank[name]["decision_scores"] == single.decision_scores_
+    if not name.endswith("_bn"):  # exact without per-process batch norm
+        assert ranks[0][name]["decision"] == single.decision_
+        X, _ = ddp_worker.problem(ddp_worker.rows(name))
+        np.testing.assert_array_equal(single.predict(X), ranks[0][name]["predict"])
+
+
+@pytest.mark.parametrize("how", ["die", "raise"])
+def test_a_failing_process_stops_the_other_with_a_clear_error(how, tmp_path):
+    # Rank 1 dies (os._exit) or raises and lives on in its third epoch. Rank 0 must stop
+    # with an error naming the cause within a bounded time, never hang: the closed
+    # connection shows at once, the silent peer after MLABNC_DDP_TIMEOUT seconds.
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(sys.path),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(_free_port()),
+        WORLD_SIZE=str(WORLD),
+        MLABNC_DDP_TIMEOUT="10",
+    )
+    worker = str(Path(__file__).parent / "ddp_worker.py")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, worker, str(tmp_path), how],
+            env=dict(env, RANK=str(rank), LOCAL_RANK=str(rank)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(WORLD)
+    ]
+    try:
+        processes[0].wait(timeout=180)  # a hang fails here
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+    seconds, outcome = (tmp_path / "rank0.txt").read_text().split("\n", 1)
+    assert outcome.startswith("RuntimeError: Data-parallel training stopped in process 0")
+    assert "another process of the group failed, exited or stopped answering" in outcome
+    assert float(seconds) < 120
+    if how == "die":
+        assert processes[1].returncode == 3
 
 
 def test_ddp_without_a_process_group_says_how_to_start_one(problem, monkeypatch):
@@ -233,3 +354,12 @@ def test_strategy_is_validated():
     X = np.zeros((4, 2))
     with pytest.raises(ValueError, match="strategy"):
         MLabNCClassifier(strategy="fsdp").fit(X, [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("setting", ["soon", "0", "-5"])
+def test_a_bad_training_timeout_is_refused(setting, monkeypatch):
+    from sklearn_mlabnc._parallel import _training_timeout
+
+    monkeypatch.setenv("MLABNC_DDP_TIMEOUT", setting)
+    with pytest.raises(ValueError, match="MLABNC_DDP_TIMEOUT must be a positive number"):
+        _training_timeout()

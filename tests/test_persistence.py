@@ -227,3 +227,130 @@ def test_the_format_module_round_trips_tensors_and_documents(tmp_path):
     read_documents, tensors = read_model(path)
     assert read_documents == {"params": {"sizes": [3, 4], "x": 0.5}, "fitted": {"a": None}}
     assert tensors["t"].tolist() == [0.0, 1.0, 2.0]
+
+
+# ----------------------------------------------------------------- atomic saves
+def _fail_half_way(exc):
+    """A ``write_all`` that writes half of the data, then raises ``exc``."""
+
+    def write_all(file, data):
+        file.write(bytes(data[: len(data) // 2]))
+        file.flush()
+        raise exc
+
+    return write_all
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [OSError(28, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk full", "ctrl-c"],
+)
+def test_a_save_that_fails_half_way_keeps_the_old_model(fault, tmp_path, monkeypatch):
+    import sklearn_mlabnc._persistence as persistence
+
+    X, Y = _data()
+    old = MLabNCClassifier(**SMALL).fit(X, Y)
+    path = old.save(tmp_path / "model.safetensors")
+    before = path.read_bytes()
+    new = MLabNCClassifier(**{**SMALL, "random_state": 1, "max_epochs": 9}).fit(X, Y)
+    assert not np.array_equal(new.predict_proba(X), old.predict_proba(X))
+    monkeypatch.setattr(persistence, "write_all", _fail_half_way(fault))
+    with pytest.raises(type(fault)) as raised:
+        new.save(path)
+    if isinstance(fault, OSError):
+        assert str(path) in str(raised.value) and raised.value.errno == 28
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]  # no temp left
+    assert path.read_bytes() == before
+    loaded = load_model(path)
+    for method in ("predict", "predict_proba", "decision_function", "transform"):
+        np.testing.assert_array_equal(getattr(loaded, method)(X), getattr(old, method)(X))
+    monkeypatch.undo()  # the next save goes through and replaces the model
+    new.save(path)
+    np.testing.assert_array_equal(load_model(path).predict_proba(X), new.predict_proba(X))
+
+
+def test_a_failing_fsync_or_rename_keeps_the_old_file(tmp_path, monkeypatch):
+    from sklearn_mlabnc._persistence import write_bytes
+
+    path = write_bytes(tmp_path / "report.md", "old")
+    for name in ("fsync", "replace"):
+        with monkeypatch.context() as patch:
+
+            def fail(*args, _name=name):
+                raise OSError(5, f"{_name} failed")
+
+            patch.setattr(f"os.{name}", fail)
+            with pytest.raises(OSError, match="report.md"):
+                write_bytes(path, "new")
+        assert path.read_text() == "old"
+        assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_io_problems_are_the_standard_exceptions_naming_the_path(tmp_path, monkeypatch):
+    from sklearn_mlabnc._persistence import write_bytes
+
+    X, Y = _data()
+    clf = MLabNCClassifier(**SMALL).fit(X, Y)
+    missing = tmp_path / "no" / "such" / "m.safetensors"
+    with pytest.raises(FileNotFoundError, match="does not exist") as raised:
+        clf.save(missing)
+    assert raised.value.filename == str(missing)
+    (tmp_path / "folder.safetensors").mkdir()
+    with pytest.raises(IsADirectoryError, match="folder.safetensors"):
+        clf.save(tmp_path / "folder.safetensors")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
+
+    monkeypatch.setattr("tempfile.mkstemp", refuse)  # as in a read-only folder
+    with pytest.raises(PermissionError, match="m.safetensors"):
+        write_bytes(tmp_path / "m.safetensors", b"x")
+    assert list(tmp_path.iterdir()) == [tmp_path / "folder.safetensors"]
+
+
+def test_written_files_get_the_mode_a_plain_open_would_give(tmp_path):
+    from sklearn_mlabnc._persistence import write_bytes
+
+    (tmp_path / "plain").write_text("x")
+    written = write_bytes(tmp_path / "atomic", "x")
+    assert written.stat().st_mode == (tmp_path / "plain").stat().st_mode
+    written.chmod(0o600)  # an existing file keeps its mode
+    assert write_bytes(written, "y").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_command_line_report_is_written_atomically(tmp_path, monkeypatch):
+    import sklearn_mlabnc._persistence as persistence
+    from sklearn_mlabnc import cli
+
+    cli._write_with_figures(tmp_path, ["# old report"], lambda: {}, dpi=50)
+    monkeypatch.setattr(persistence, "write_all", _fail_half_way(OSError(28, "disk full")))
+    with pytest.raises(OSError, match="report.md"):
+        cli._write_with_figures(tmp_path, ["# new report"] * 1000, lambda: {}, dpi=50)
+    assert (tmp_path / "report.md").read_text() == "# old report\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_figures_are_written_atomically(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_mlabnc._persistence import write_figure
+
+    figure = plt.figure()
+    plt.plot([0, 1])
+    path = write_figure(figure, tmp_path / "f.png", dpi=20)
+    before = path.read_bytes()
+    assert before[:4] == b"\x89PNG"
+
+    class Broken:
+        def savefig(self, file, **kwargs):
+            figure.savefig(file, **kwargs)
+            raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError):
+        write_figure(Broken(), path, dpi=40)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["f.png"]
+    plt.close(figure)

@@ -172,7 +172,11 @@ def test_geometry_exact_etf_2d(tmp_path):
     assert len(fig.axes) == 1
     ax = fig.axes[0]
     _check_labelled(ax)
-    assert ax.get_xlabel().startswith("PC1") and ax.get_ylabel().startswith("PC2")
+    # K = 3: the polygon plane is the whole span of the centred means
+    assert ax.get_xlabel().startswith("axis 1: ") and ax.get_ylabel().startswith("axis 2: ")
+    assert "keeps 100% of their spread, 100% of the label-set means'" in ax.get_title()
+    pca = plot_geometry(H, Y, W=U, basis="pca").axes[0]
+    assert pca.get_xlabel().startswith("PC1: ")
     texts = [t.get_text() for t in _legend(fig).get_texts()]
     assert any("singleton" in t for t in texts) and any("tag-wise" in t for t in texts)
     assert any("label-set means" in t for t in texts) and any("classifier" in t for t in texts)
@@ -203,7 +207,7 @@ def test_geometry_exact_etf_3d(tmp_path):
     fig = plot_geometry(H, Y, dims=3)
     ax = fig.axes[0]
     assert ax.name == "3d"
-    assert ax.get_zlabel().startswith("PC3")
+    assert ax.get_zlabel().startswith("axis 3: ")
     sc = next(c for c in ax.collections if c.get_gid() == "singleton_means")
     z = np.column_stack(sc._offsets3d)
     dist = [np.linalg.norm(z[i] - z[j]) for i in range(4) for j in range(i + 1, 4)]
@@ -459,3 +463,22 @@ def test_reliability_display_from_predictions_and_estimator(fitted):
     assert shown.lines_["pooled"].get_label().startswith("MLabNCClassifier")
     with pytest.raises(ValueError, match="one shape"):
         MultilabelReliabilityDisplay.from_predictions(Y, P[:, :2])
+
+
+def test_geometry_set_names_do_not_cover_each_other():
+    # K = 4 at collapse: the antipodal pairs {0,2} and {1,3} both project to the centre
+    K = 4
+    U = np.eye(K) - 1 / K
+    sets = [[k] for k in range(K)] + [[i, j] for i in range(K) for j in range(i + 1, K)]
+    Y = np.zeros((len(sets), K), dtype=int)
+    for row, labels in zip(Y, sets, strict=True):
+        row[labels] = 1
+    H = Y @ U * np.where(Y.sum(1) == 1, 1.0, 0.8)[:, None]
+    ax = plot_geometry(H, Y, W=U).axes[0]
+    names = {t.get_text(): np.array(t.get_position()) for t in ax.texts if "{" in t.get_text()}
+    assert len(names) == 6
+    radius = np.abs(ax.get_xlim()).max() / 1.18
+    spots = list(names.values())
+    for i, a in enumerate(spots):
+        for b in spots[i + 1 :]:
+            assert abs(a[0] - b[0]) >= 0.3 * radius or abs(a[1] - b[1]) >= 0.08 * radius - 1e-12

@@ -19,7 +19,7 @@ from ._geometry import tagwise_from_summary
 from ._labels import is_torch
 from ._summary import CollapseSummary, global_mean_of, singleton_index
 
-__all__ = ["GeometryProjection", "geometry_projection", "pca_basis"]
+__all__ = ["BASES", "GeometryProjection", "geometry_projection", "pca_basis", "polygon_basis"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class GeometryProjection:
         The least-squares scales of :func:`~sklearn_mlabnc.collapse.tagwise_average`.
     explained : ndarray of shape (dims,)
         Share of the centred singleton means' squared norm captured by each axis.
+    explained_sets : float
+        Share of the centred label-set means' squared norm (all sets of multiplicity >= 2,
+        drawn or not) that the projection keeps; NaN without such sets.
+    basis : str
+        How the axes were chosen: ``"polygon"`` or ``"pca"``.
     n_hidden : int
         Label sets of multiplicity >= 2 left out by ``max_sets``.
     """
@@ -59,6 +64,8 @@ class GeometryProjection:
     c_m: dict[int, float]
     explained: np.ndarray
     n_hidden: int
+    explained_sets: float = math.nan
+    basis: str = "pca"
 
 
 def pca_basis(A: np.ndarray, extra: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +105,58 @@ def pca_basis(A: np.ndarray, extra: np.ndarray, dims: int) -> tuple[np.ndarray, 
     return P, share
 
 
+def polygon_basis(A: np.ndarray, extra: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal ``(dims, d)`` basis in which a simplex ETF ``A`` is a regular polygon.
+
+    The first two axes span ``sum_k cos(2 pi k / K) a_k`` and ``sum_k sin(2 pi k / K) a_k``
+    for the ``K`` rows ``a_k`` of the centred ``A``: in that plane the rows of a simplex
+    ETF lie on a regular ``K``-gon, in label order, so their equal lengths and angles can be
+    seen, where any pair of principal axes of an ETF (all of whose variances are equal) is
+    an arbitrary choice. A third axis, and any axis these do not give (``K = 2``), come from
+    :func:`pca_basis` of what is left. Also returns the share of ``A``'s squared norm
+    captured by each axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mlabnc.collapse._projection import polygon_basis
+    >>> A = np.eye(5) - 1 / 5  # a simplex ETF of 5 rows
+    >>> P, share = polygon_basis(A, np.zeros((0, 5)), 2)
+    >>> radii = np.linalg.norm(A @ P.T, axis=1)
+    >>> bool(np.allclose(radii, radii[0])), round(float(share.sum()), 3)  # 2 of 4 axes
+    (True, 0.5)
+    """
+    K, d = A.shape
+    angles = 2 * np.pi * np.arange(K) / K
+    plane = np.vstack([np.cos(angles) @ A, np.sin(angles) @ A])[:dims]
+    basis: list[np.ndarray] = []
+    scale = max(float(np.abs(A).max()), 1e-300)
+    for v in plane:
+        for b in basis:
+            v = v - (v @ b) * b
+        norm = float(np.linalg.norm(v))
+        if norm > 1e-9 * scale:
+            basis.append(v / norm)
+    if len(basis) < dims:
+        B = np.array(basis) if basis else np.zeros((0, d))
+
+        def residual(X: np.ndarray) -> np.ndarray:  # rounding noise is no direction
+            R = X - (X @ B.T) @ B
+            return R if R.size and np.abs(R).max() > 1e-9 * scale else np.zeros_like(X)
+
+        rest, _ = pca_basis(residual(A), residual(extra), dims - len(basis))
+        basis += [r for r in rest if np.any(r)]
+        while len(basis) < dims:
+            basis.append(np.zeros(d))
+    P = np.array(basis)
+    total = float((A**2).sum())
+    share = ((A @ P.T) ** 2).sum(axis=0) / total if total > 0 else np.zeros(dims)
+    return P, share
+
+
+BASES = {"polygon": polygon_basis, "pca": pca_basis}
+
+
 def _unit_rows(W: Any, K: int, d: int) -> np.ndarray:
     if is_torch(W):
         W = W.detach().cpu().numpy()
@@ -111,9 +170,14 @@ def _unit_rows(W: Any, K: int, d: int) -> np.ndarray:
 
 
 def geometry_projection(
-    s: CollapseSummary, W: Any = None, *, dims: int = 2, max_sets: int = 30
+    s: CollapseSummary,
+    W: Any = None,
+    *,
+    dims: int = 2,
+    max_sets: int = 30,
+    basis: str = "polygon",
 ) -> GeometryProjection:
-    """Project the collapse geometry of a summary on the top PCA axes of the singleton means.
+    """Project the collapse geometry of a summary on axes in the span of the singleton means.
 
     The singleton means are centred by the sample-weighted global mean over the
     multiplicity-1 samples (the default of
@@ -130,6 +194,9 @@ def geometry_projection(
         Dimension of the projection.
     max_sets : int, default=30
         Most label sets of multiplicity >= 2 kept (the most frequent ones).
+    basis : {"polygon", "pca"}, default="polygon"
+        ``"polygon"``: the plane in which a simplex ETF of the singleton means is a regular
+        polygon (:func:`polygon_basis`); ``"pca"``: their top principal directions.
 
     Returns
     -------
@@ -153,6 +220,8 @@ def geometry_projection(
     >>> np.abs(p.singletons).round(6).tolist(), p.c_m
     ([[0.707107, 0.0], [0.707107, 0.0]], {2: 1.0})
     """
+    if basis not in BASES:
+        raise ValueError(f"basis must be one of {sorted(BASES)}; got {basis!r}")
     if s.n_samples == 0:
         raise ValueError("no samples to plot")
     K, d = s.n_labels, s.n_features
@@ -190,7 +259,10 @@ def geometry_projection(
     extra = [set_c, pred_c[np.isfinite(pred_c).all(axis=1)]]
     if w_c is not None:
         extra.append(w_c)
-    P, share = pca_basis(M, np.vstack(extra), dims)
+    P, share = BASES[basis](M, np.vstack(extra), dims)
+    all_sets = means[mult >= 2] - mu_g
+    total = float((all_sets**2).sum())
+    kept_sets = float(((all_sets @ P.T) ** 2).sum()) / total if total > 0 else math.nan
     return GeometryProjection(
         singletons=M @ P.T,
         classifier=None if w_c is None else w_c @ P.T,
@@ -201,4 +273,6 @@ def geometry_projection(
         c_m=c_hat,
         explained=share,
         n_hidden=n_hidden,
+        explained_sets=kept_sets,
+        basis=basis,
     )

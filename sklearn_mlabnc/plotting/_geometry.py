@@ -27,16 +27,22 @@ def plot_geometry(
     label_names: Sequence[str] | None = None,
     max_sets: int = 30,
     annotate_sets: bool | None = None,
+    basis: str = "polygon",
     ax: Axes | None = None,
 ) -> Figure:
-    """Draw the MLab NC geometry of features in a 2-D or 3-D PCA projection.
+    """Draw the MLab NC geometry of features in a 2-D or 3-D view of the singleton means.
 
     The singleton means ``mu_k`` are centred by the global mean ``mu_G`` (sample-weighted
     over the multiplicity-1 samples, the default of
-    :func:`~sklearn_mlabnc.collapse.collapse_report`) and projected onto their top
-    principal directions (when they span fewer than ``dims`` directions, e.g. ``K = 3`` in
-    3-D, the remaining axes are the top directions of the other plotted vectors orthogonal
-    to them). Drawn in that projection, with the origin at ``mu_G``:
+    :func:`~sklearn_mlabnc.collapse.collapse_report`) and projected onto axes in their span.
+    By default (``basis="polygon"``) the first two axes are the plane in which a simplex
+    ETF is a regular polygon with the labels in order: at collapse the singleton means
+    sit on a circle at equal angles, where the principal axes of an ETF (all of equal
+    variance) would be an arbitrary pair. ``basis="pca"`` uses their top principal
+    directions instead. A third axis is the top principal direction of the rest. The axis
+    labels give the share of the singleton means' spread each axis keeps, and the title
+    the share of the label-set means' spread the view keeps. Drawn, with the origin at
+    ``mu_G``:
 
     - the singleton means as filled points with arrows from ``mu_G``, labelled by name (at
       collapse they form a simplex ETF: equal lengths and equal pairwise angles);
@@ -66,7 +72,10 @@ def plot_geometry(
     max_sets : int, default=30
         Most label sets of multiplicity >= 2 drawn (the most frequent ones).
     annotate_sets : bool, optional
-        Write each drawn label set next to its mean; default when at most 12 are drawn.
+        Write each drawn label set next to its mean; default in 2-D when at most 12 are
+        drawn.
+    basis : {"polygon", "pca"}, default="polygon"
+        How the axes are chosen, see above.
     ax : matplotlib Axes, optional
         Axes to draw into (a 3-D Axes for ``dims=3``). By default a new figure is created.
 
@@ -93,7 +102,7 @@ def plot_geometry(
     >>> H = Y @ U * np.where(Y.sum(1) == 1, 1.0, 0.7)[:, None] + 0.02 * rng.normal(size=(30, 3))
     >>> fig = plot_geometry(H, Y, W=U, label_names=["cat", "dog", "car"])
     >>> ax = fig.axes[0]
-    >>> ax.get_xlabel().startswith("PC1"), len(fig.legends)  # legend beside the axes
+    >>> ax.get_xlabel().startswith("axis 1: "), len(fig.legends)  # legend beside the axes
     (True, 1)
     >>> plt.close(fig)
     """
@@ -112,7 +121,7 @@ def plot_geometry(
         summary = CollapseStatistics().partial_fit(H, Y).summary()
     K = summary.n_labels
     names = label_names_of(label_names, K)
-    geo = geometry_projection(summary, W, dims=dims, max_sets=int(max_sets))
+    geo = geometry_projection(summary, W, dims=dims, max_sets=int(max_sets), basis=basis)
     if ax is not None and dims == 3 and getattr(ax, "name", "") != "3d":
         raise ValueError("dims=3 needs a 3-D Axes (projection='3d')")
 
@@ -173,7 +182,11 @@ def plot_geometry(
     # label-set means, predictions and residuals
     shapes = {2: "s", 3: "^", 4: "D", 5: "p"}
     mult = geo.set_multiplicities
-    do_annotate = (mult.size <= 12) if annotate_sets is None else bool(annotate_sets)
+    # In 3-D the set names would cross the singleton labels and each other: the legend
+    # says what the markers are.
+    default_annotate = mult.size <= 12 and dims == 2
+    do_annotate = default_annotate if annotate_sets is None else bool(annotate_sets)
+    placed: list[np.ndarray] = []  # where set names went, so that none covers another
     for ci, m in enumerate(sorted({int(x) for x in mult})):
         rows = np.flatnonzero(mult == m)
         color = mcolors[(ci + 1) % len(mcolors)]
@@ -210,8 +223,16 @@ def plot_geometry(
             )
         if do_annotate:
             for r, zz in zip(rows, zs, strict=True):
+                at = zz + 0.04 * radius
+                # a name is about 0.3 radii wide and 0.08 high at the default sizes
+                while any(
+                    abs(at[0] - p[0]) < 0.3 * radius and abs(at[1] - p[1]) < 0.08 * radius
+                    for p in placed
+                ):
+                    at = at - 0.09 * radius * np.eye(dims)[1]  # one line lower
+                placed.append(at)
                 ax.text(
-                    *(zz + 0.04 * radius),
+                    *at,
                     set_name(np.flatnonzero(geo.set_labels[r]), names),
                     fontsize="x-small",
                     color=color,
@@ -224,21 +245,32 @@ def plot_geometry(
     span = 1.18 * (span if span > 0 else 1.0)
     ax.set_xlim(-span, span)
     ax.set_ylim(-span, span)
-    what = " of variance" if dims == 2 else ""
-    pcs = [f"PC{i + 1} ({100 * geo.explained[i]:.0f}%{what})" for i in range(dims)]
-    ax.set_xlabel(pcs[0])
-    ax.set_ylabel(pcs[1])
+    what = " of the singleton means" if dims == 2 else ""
+    axis = "PC" if geo.basis == "pca" else "axis "
+    labels = [f"{axis}{i + 1}: {100 * geo.explained[i]:.0f}%{what}" for i in range(dims)]
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
     if dims == 3:
         ax.set_zlim(-span, span)
-        ax.set_zlabel(pcs[2])
-        ax.set_box_aspect((1, 1, 1))
+        ax.set_zlabel(labels[2])
+        ax.set_box_aspect((1, 1, 1), zoom=0.9)  # room for the axis labels
+        for side in (ax.xaxis, ax.yaxis, ax.zaxis):
+            side.labelpad = 2
     else:
         ax.set_aspect("equal")
         ax.axhline(0, color="0.85", lw=0.6, zorder=0)
         ax.axvline(0, color="0.85", lw=0.6, zorder=0)
     hidden = geo.n_hidden
-    sub = f" ({hidden} rarer label sets not drawn)" if hidden else ""
-    ax.set_title(f"MLab NC geometry: PCA of the centred singleton means{sub}", fontsize="medium")
+    view = "polygon view" if geo.basis == "polygon" else "principal axes"
+    kept = f"keeps {100 * geo.explained.sum():.0f}% of their spread"
+    if np.isfinite(geo.explained_sets):
+        kept += f", {100 * geo.explained_sets:.0f}% of the label-set means'"
+    if hidden:
+        kept += f"\n{hidden} rarer label sets not drawn"
+    ax.set_title(
+        f"MLab NC geometry: {view} of the centred singleton means\n({kept})",
+        fontsize="medium",
+    )
     if created:  # outside the axes, so that it never covers data
         fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     else:

@@ -130,9 +130,11 @@ def plot_etf_comparison(
         cb = fig.colorbar(im, ax=a, shrink=0.85)
         cb.set_label("cosine of classifier rows")
         cb.ax.axhline(ideal, color="k", lw=1.2)
-        cb.set_ticks(sorted({-1.0, ideal, 0.0, 1.0}))
+        # The ETF value -1/(K-1) is near 0 for many labels: a 0 tick would collide with it.
+        ticks = sorted({-1.0, ideal, 1.0} | ({0.0} if abs(ideal) >= 0.2 else set()))
+        cb.set_ticks(ticks)
         cb.set_ticklabels(
-            [f"ETF {t:.3g}" if t == ideal else f"{t:g}" for t in sorted({-1.0, ideal, 0.0, 1.0})]
+            [f"ETF \u22121/{K - 1}" if t == ideal and K > 2 else f"{t:g}" for t in ticks]
         )
         if (K <= 8) if annotate is None else annotate:
             for i in range(K):
