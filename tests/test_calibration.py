@@ -193,3 +193,16 @@ def test_a_model_saved_without_calibration_explains_the_fix(tmp_path):
     with pytest.raises(ValueError, match="predict_label_distribution"):
         clf.predict_proba(X)
     assert clf.predict_label_distribution(X).shape == Y.shape
+
+
+def test_a_file_with_damaged_calibration_maps_is_refused(tmp_path):
+    from sklearn_mlabnc._persistence import write_model
+
+    X, Y = _data()
+    documents, tensors = MLabNCClassifier(**SMALL).fit(X, Y)._fitted_state()
+    tensors["calibration.coef"] = torch.zeros(3, 2, dtype=torch.float64)  # 4 labels
+    with pytest.raises(ValueError, match="calibration.coef"):
+        load_model(write_model(tmp_path / "shape.safetensors", tensors, documents))
+    del tensors["calibration.coef"]  # fitted.calibration says there are maps
+    with pytest.raises(ValueError, match="calibration"):
+        load_model(write_model(tmp_path / "missing.safetensors", tensors, documents))
