@@ -1,12 +1,15 @@
 """Benchmark: MLabNCClassifier against the multi-label learners a user would pick.
 
-Data (features standardised on the training split): MULAN ``emotions`` and ``yeast`` (the
-standard train/test splits), ``CAL500`` (5-fold ``KFold(shuffle=True, random_state=0)``,
-scores averaged over the folds of a seed) and multi-label digits
-(``make_multilabel_digits(subset='train', random_state=0)`` / ``subset='test', random_state=1``).
+Data (features standardised on the training split): MULAN ``emotions``, ``yeast`` and
+``enron`` (the standard train/test splits), ``CAL500`` (5-fold ``KFold(shuffle=True,
+random_state=0)``, scores averaged over the folds of a seed), multi-label digits
+(``make_multilabel_digits(subset='train', random_state=0)`` / ``subset='test', random_state=1``)
+and ``synthetic`` (``make_multilabel_classification(n_samples=1500, n_features=20,
+n_classes=10, random_state=0)``, the first 1000 rows to train, the rest to test).
 
 Models: ``ours`` (``MLabNCClassifier()`` defaults: ``decision="auto"``), ``ours:<rule>``
 (defaults with a fixed ``decision``: ``cardinality`` was the default before ``"auto"``),
+``ours:bce`` (defaults with ``loss="bce"``),
 ``mlp`` (``MLPClassifier(hidden_layer_sizes=(512, 512))``), ``rf`` / ``et`` (Random and
 Extra trees, defaults), ``hgb`` (one ``HistGradientBoostingClassifier`` per label; a label
 constant in training predicts that constant), ``mlknn`` (ML-kNN, ``k=10``, from
@@ -14,8 +17,14 @@ constant in training predicts that constant), ``mlknn`` (ML-kNN, ``k=10``, from
 one thread). Tree ensembles, HGB and the MLP predict ``proba >= 0.5``.
 
 Metrics: micro-/macro-/samples-F1 (``zero_division=0``), Hamming loss, subset accuracy, LRAP
-on the scores, fit time in seconds. One JSON line per (model, data set, fold, seed) is
-appended to ``--out``; ``--table`` prints the mean +- std over seeds as a Markdown table.
+on ``predict_proba`` (``lrap``) and, for ours, on ``decision_function`` (``lrap_df``), fit
+time in seconds; calibration of ``predict_proba`` (per-label probabilities; tree ensembles,
+HGB: the probability of class 1 of each label): per-label Brier score (``brier``), per-label
+log-loss (``log_loss``, probabilities clipped to machine epsilon), pooled expected
+calibration error over 10 bins (``ece``) and the mean number of labels per test row with a
+probability of at least 0.5 (``n_at_half``; ``n_true`` is the truth). One JSON line per
+(model, data set, fold, seed) is appended to ``--out``; ``--table`` prints the mean +- std
+over seeds as a Markdown table (``--columns`` picks the metrics).
 
 Install the peers with ``pip install "sklearn-mlabnc[bench]"`` and BOOMER separately with
 ``pip install --no-deps mlrl-boomer mlrl-common mlrl-util`` (its releases pin older
@@ -28,12 +37,14 @@ Usage::
 
     python benchmarks/bench_peers.py --seeds 0 1 2 --out /tmp/peers.jsonl
     python benchmarks/bench_peers.py --table /tmp/peers.jsonl
+    python benchmarks/bench_peers.py --table /tmp/peers.jsonl --columns brier log_loss ece
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import importlib.util
 import json
 import os
 import subprocess
@@ -56,9 +67,10 @@ from sklearn.preprocessing import StandardScaler
 
 # The MULAN splits: --data-dir, else the folder named by $MLABNC_DATA_DIR.
 DEFAULT_DATA_DIR = os.environ.get("MLABNC_DATA_DIR")
-DATASETS = ("emotions", "yeast", "CAL500", "digits")
+DATASETS = ("emotions", "yeast", "CAL500", "enron", "digits", "synthetic")
 MODELS = (
     "ours",
+    "ours:bce",
     "ours:cardinality",
     "ours:threshold",
     "ours:per_label",
@@ -71,6 +83,7 @@ MODELS = (
     "boomer",
 )
 METRICS = ("micro_f1", "macro_f1", "samples_f1", "hamming", "subset_acc", "lrap", "fit_s")
+CALIBRATION = ("brier", "log_loss", "ece", "lrap", "lrap_df", "n_at_half", "n_true")
 
 
 def _scaled(Xtr, Ytr, Xte, Yte):
@@ -85,6 +98,13 @@ def load(name, data_dir):
     """The (train, test) splits of a data set: one, or CAL500's five folds."""
     from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
+    if name == "synthetic":
+        from sklearn.datasets import make_multilabel_classification
+
+        X, Y = make_multilabel_classification(
+            n_samples=1500, n_features=20, n_classes=10, random_state=0
+        )
+        return [_scaled(X[:1000], Y[:1000], X[1000:], Y[1000:])]
     if name == "digits":
         Xtr, Ytr = make_multilabel_digits(subset="train", random_state=0, return_X_y=True)
         Xte, Yte = make_multilabel_digits(subset="test", random_state=1, return_X_y=True)
@@ -134,7 +154,10 @@ def make(model, seed):
     if model.startswith("ours"):
         from sklearn_mlabnc import MLabNCClassifier
 
-        decision = model.partition(":")[2] or "auto"
+        variant = model.partition(":")[2]
+        if variant == "bce":
+            return MLabNCClassifier(loss="bce", device="cpu", random_state=seed)
+        decision = variant or "auto"
         return MLabNCClassifier(decision=decision, device="cpu", random_state=seed)
     if model == "mlp":
         return MLPClassifier(hidden_layer_sizes=(512, 512), random_state=seed)
@@ -176,6 +199,7 @@ def evaluate(model, d, seed):
             pred = (proba >= 0.5).astype(int)
         else:
             pred, proba = _dense(est.predict(d["Xte"])), _dense(est.predict_proba(d["Xte"]))
+        scores = est.decision_function(d["Xte"]) if model.startswith("ours") else None
     Y, pred = d["Yte"], pred.astype(int)
     row = dict(
         micro_f1=f1_score(Y, pred, average="micro", zero_division=0),
@@ -185,11 +209,32 @@ def evaluate(model, d, seed):
         subset_acc=accuracy_score(Y, pred),
         lrap=lrap(Y, proba),
         fit_s=fit_s,
+        **calibration(Y, np.clip(np.asarray(proba, dtype=np.float64), 0, 1)),
+        lrap_df=np.nan if scores is None else lrap(Y, scores),
     )
     if model.startswith("ours"):
         row["decision_"] = est.decision_
     _KEEP.append(est)  # freeing a fitted BOOMER model can crash: keep it to the exit
     return {k: v if isinstance(v, str) else float(v) for k, v in row.items()}
+
+
+def calibration(Y, proba) -> dict:
+    """Calibration metrics of per-label probabilities (see the module docstring)."""
+    # The metrics' module is loaded from its file: importing the package would load torch
+    # into the BOOMER worker (see the module docstring).
+    path = os.path.join(os.path.dirname(__file__), "..", "sklearn_mlabnc")
+    spec = importlib.util.spec_from_file_location(
+        "calibration_scoring", os.path.join(path, "_calibration_scoring.py")
+    )
+    metrics = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(metrics)
+    return dict(
+        brier=metrics.per_label_brier_score(Y, proba),
+        log_loss=metrics.per_label_log_loss(Y, proba),
+        ece=metrics.expected_calibration_error(Y, proba),
+        n_at_half=(proba >= 0.5).sum(axis=1).mean(),
+        n_true=Y.sum(axis=1).mean(),
+    )
 
 
 def warm_up():
@@ -228,10 +273,22 @@ def _in_subprocess(model, d, seed):
     return json.loads(lines[-1])
 
 
-def fit_times(names, data_dir, repeats):
-    """Median fit seconds of the default (``decision="auto"``) and of ``"cardinality"``.
+#: (decision, calibration) settings timed by ``--fit-time``; the first is the baseline.
+FIT_SETTINGS = (
+    ("cardinality", "off"),
+    ("auto", "off"),
+    ("auto", "fast"),
+    ("auto", "full"),
+    ("cardinality", "full"),
+)
 
-    The two alternate, seed after seed, so that a busy machine slows both alike.
+
+def fit_times(names, data_dir, repeats):
+    """Median fit seconds of each of :data:`FIT_SETTINGS` and its ratio to the first.
+
+    The settings alternate, seed after seed, so that a busy machine slows all alike.
+    ``("auto", "full")`` is the default; ``("auto", "off")`` against the baseline is the
+    cost of choosing the decision rule, the others the cost of calibration.
     """
     from sklearn_mlabnc import MLabNCClassifier
 
@@ -239,13 +296,20 @@ def fit_times(names, data_dir, repeats):
         d = load(name, data_dir)[0]
         times = collections.defaultdict(list)
         for seed in range(repeats):
-            for decision in ("auto", "cardinality"):
-                est = MLabNCClassifier(decision=decision, device="cpu", random_state=seed)
+            for decision, calibration in FIT_SETTINGS:
+                est = MLabNCClassifier(
+                    decision=decision, calibration=calibration, device="cpu", random_state=seed
+                )
                 start = time.perf_counter()
                 est.fit(d["Xtr"], d["Ytr"])
-                times[decision].append(time.perf_counter() - start)
-        auto, fixed = np.median(times["auto"]), np.median(times["cardinality"])
-        print(f"{name}: auto {auto:.2f} s, cardinality {fixed:.2f} s, ratio {auto / fixed:.2f}")
+                times[decision, calibration].append(time.perf_counter() - start)
+        base = np.median(times[FIT_SETTINGS[0]])
+        cells = [
+            f"{decision}/{calibration} {np.median(times[decision, calibration]):.2f} s "
+            f"({np.median(times[decision, calibration]) / base:.2f}x)"
+            for decision, calibration in FIT_SETTINGS
+        ]
+        print(f"{name}: " + ", ".join(cells), flush=True)
 
 
 def _record(out, model, name, fold, seed, row):
@@ -255,7 +319,7 @@ def _record(out, model, name, fold, seed, row):
     print(json.dumps(row), flush=True)
 
 
-def table(path):
+def table(path, metrics=METRICS):
     """Markdown table: mean +- std over seeds (CAL500: fold means first) per data set."""
     rows = [json.loads(line) for line in open(path)]
     groups = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -263,17 +327,17 @@ def table(path):
         if "error" in r:  # a crashed fit: no scores
             continue
         groups[(r["dataset"], r["model"])][r["seed"]].append(r)
-    lines = ["| data | model | seeds | " + " | ".join(METRICS) + " |"]
-    lines.append("|" + "---|" * (len(METRICS) + 3))
+    lines = ["| data | model | seeds | " + " | ".join(metrics) + " |"]
+    lines.append("|" + "---|" * (len(metrics) + 3))
     for name in DATASETS:
         for model in MODELS:
             seeds = groups.get((name, model))
             if not seeds:
                 continue
             cells = []
-            for m in METRICS:
-                per_seed = [np.mean([r[m] for r in runs]) for runs in seeds.values()]
-                digits = 1 if m == "fit_s" else 3
+            for m in metrics:
+                per_seed = [np.mean([r.get(m, np.nan) for r in runs]) for runs in seeds.values()]
+                digits = {"fit_s": 1, "brier": 4, "log_loss": 4, "ece": 4}.get(m, 3)
                 cells.append(f"{np.mean(per_seed):.{digits}f} ± {np.std(per_seed):.{digits}f}")
             lines.append(f"| {name} | {model} | {len(seeds)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -284,13 +348,14 @@ def main(argv=None):
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    p.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="default: $MLABNC_DATA_DIR")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="bench_peers.jsonl", help="append JSON lines here")
     p.add_argument("--table", metavar="JSONL", help="print the table of a results file")
     p.add_argument(
-        "--fit-time", type=int, metavar="REPEATS", help="only time auto vs cardinality fits"
+        "--columns", nargs="+", default=list(METRICS), help="the table's metrics, e.g. brier"
     )
+    p.add_argument("--fit-time", type=int, metavar="REPEATS", help="only time fits (FIT_SETTINGS)")
     p.add_argument("--worker", nargs=3, metavar=("MODEL", "NPZ", "SEED"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:  # one evaluation, printed as JSON (crashes at exit are harmless)
@@ -298,8 +363,11 @@ def main(argv=None):
         print(json.dumps(evaluate(model, dict(np.load(path)), int(seed))), flush=True)
         return
     if args.table:
-        print(table(args.table))
+        print(table(args.table, args.columns))
         return
+    mulan = {"emotions", "yeast", "CAL500", "enron"} & set(args.datasets)
+    if mulan and not args.data_dir:
+        p.error(f"{sorted(mulan)} need the MULAN files: set MLABNC_DATA_DIR or --data-dir")
     import torch
     from threadpoolctl import threadpool_limits
 

@@ -48,6 +48,7 @@ protocol = dict(
     feature_decay=0.03,
     collapse_every=20,
     decision="cardinality",  # the PAL rule, fixed: no fold models to choose one
+    calibration="off",  # no predict_proba here: no fold models to calibrate it
     random_state=0,
 )
 models = {

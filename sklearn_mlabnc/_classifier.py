@@ -18,10 +18,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from ._calibration import (
+    CALIBRATION_TENSOR,
+    LabelCalibrator,
+    ProbabilityMixin,
+    fit_calibration,
+    training_fold_models,
+)
 from ._cuts import METRICS
 from ._decision import NetworkOutputs, TagwisePrototypes, apply_rule
 from ._docstrings import DOCS, Substitution
-from ._inference import chunk_size, decision_scores, predict_stream, probabilities
+from ._inference import chunk_size, decision_scores, predict_stream
 from ._parallel import STRATEGIES
 from ._persistence import NETWORK_PREFIX, PROTOTYPES_PREFIX, write_model
 from ._precision import PRECISION_OPTIONS, resolve_precision
@@ -41,6 +48,7 @@ from ._training import (
 )
 
 _NETWORK, _PROTOTYPES = NETWORK_PREFIX, PROTOTYPES_PREFIX  # tensor names in saved files
+_CALIBRATION = CALIBRATION_TENSOR  # the per-label probability maps
 # Fitted attributes saved as JSON (key in the file -> attribute); absent ones are saved as
 # None (format 1 wrote a missing feature_names_in_ as []).
 _SAVED_ATTRIBUTES = {
@@ -53,6 +61,7 @@ _SAVED_ATTRIBUTES = {
     "label_thresholds": "label_thresholds_",
     "decision_scores": "decision_scores_",
     "seed": "_seed",
+    "calibration": "calibration_",
     "n_iter": "n_iter_",
     "history": "history_",
 }
@@ -65,7 +74,11 @@ _ARRAYS = {
 
 @Substitution(**DOCS)
 class MLabNCClassifier(
-    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator
+    ProbabilityMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    ClassifierMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Multi-label classifier trained with the pick-all-label loss, optionally on a fixed ETF.
 
@@ -131,6 +144,7 @@ class MLabNCClassifier(
         "decision": [StrOptions({"auto", "threshold", "per_label", "cardinality", "prototype"})],
         "decision_metric": [StrOptions(set(METRICS))],
         "threshold": [None, Interval(numbers.Real, 0, 1, closed="right")],
+        "calibration": [StrOptions({"full", "fast", "off"})],
         "empty_label_sets": [StrOptions({"background", "ignore", "error"})],
         "device": [str, torch.device],
         "precision": [StrOptions(PRECISION_OPTIONS)],
@@ -166,6 +180,7 @@ class MLabNCClassifier(
         decision="auto",
         decision_metric="f1_micro",
         threshold=None,
+        calibration="full",
         empty_label_sets="background",
         device="auto",
         precision="auto",
@@ -197,6 +212,7 @@ class MLabNCClassifier(
         self.decision = decision
         self.decision_metric = decision_metric
         self.threshold = threshold
+        self.calibration = calibration
         self.empty_label_sets = empty_label_sets
         self.device = device
         self.precision = precision
@@ -318,11 +334,17 @@ class MLabNCClassifier(
 
     def _fit_decision(self, train, X, indicator, select):
         """Choose the decision rule (see ``_selection``) and fit what it needs."""
-        for stale in ("threshold_", "label_thresholds_", "decision_scores_", "_prototypes"):
-            self.__dict__.pop(stale, None)  # from an earlier fit
+        stale = ("threshold_", "label_thresholds_", "decision_scores_", "_prototypes")
+        for name in (*stale, "_calibrator", "calibration_"):
+            self.__dict__.pop(name, None)  # from an earlier fit
         multilabel = self._encoder.kind_ == "multilabel"
         context = (train, self._forward_dataset, self._seed, select, multilabel)
-        self.__dict__.update(fit_decision(self, X, indicator, *context))
+        with training_fold_models():  # fold models are not calibrated themselves
+            fitted = fit_decision(self, X, indicator, *context)
+        if multilabel:  # calibrated per-label probabilities (see _calibration)
+            outputs = lambda: (self._forward_dataset(train)[0], train.Y)  # noqa: E731
+            fitted.update(fit_calibration(self, X, indicator, fitted, outputs, select))
+        self.__dict__.update(fitted)
 
     # --------------------------------------------------------------- prediction
     def _forward_dataset(self, dataset):
@@ -404,34 +426,6 @@ class MLabNCClassifier(
         """
         (predicted,) = predict_stream(self, X, lambda z, h: (self._label_sets(z, h),))
         return self._encoder.inverse_transform(predicted)
-
-    @Substitution(**DOCS)
-    def predict_proba(self, X):
-        """Scores in [0, 1] per label (multi-label) or class probabilities (1-D targets).
-
-        For PAL losses these are softmax probabilities over all outputs; for multi-label
-        targets with a background output its column is left out, so a row sums to at most 1.
-        For ``loss="bce"`` they are per-label sigmoids.
-
-        {X_parameters}
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_labels)
-            Scores.
-
-        Examples
-        --------
-        {fitted_example}
-        >>> proba = clf.predict_proba(X[:2])
-        >>> proba.shape, bool((proba >= 0).all() and (proba.sum(axis=1) <= 1 + 1e-6).all())
-        ((2, 3), True)
-        """
-
-        def compute(logits, features):  # called after the fitted check
-            return (probabilities(logits, **self._columns).double(),)
-
-        return predict_stream(self, X, compute)[0]
 
     @Substitution(**DOCS)
     def decision_function(self, X):
@@ -517,6 +511,8 @@ class MLabNCClassifier(
         fitted = {key: getattr(self, name, None) for key, name in _SAVED_ATTRIBUTES.items()}
         fitted.update(self._encoder.to_dict(), n_outputs=int(self.net_.module_.head.bias.shape[0]))
         tensors = {_NETWORK + k: v for k, v in self.net_.module_.state_dict().items()}
+        if hasattr(self, "_calibrator"):
+            tensors[_CALIBRATION] = torch.as_tensor(self._calibrator.coef_)
         prototypes = getattr(self, "_prototypes", None)
         if prototypes is not None:
             state = prototypes.to_dict()
@@ -550,6 +546,8 @@ class MLabNCClassifier(
             estimator.net_.module_.load_state_dict(state)
         except RuntimeError as exc:
             raise ValueError(f"The saved tensors do not fit the network: {exc}") from exc
+        if _CALIBRATION in tensors:  # files from before calibrated probabilities lack it
+            estimator._calibrator = LabelCalibrator.from_coef(tensors[_CALIBRATION].numpy())
         if "scales" in fitted:
             arrays = {
                 k[len(_PROTOTYPES) :]: v.numpy()

@@ -99,6 +99,15 @@ threshold : float in (0, 1], default=None
     Fraction ``t`` of the ``"threshold"`` rule (label k on when
     :math:`p_k \\ge t \\max_j p_j`; for ``loss="bce"`` the sigmoid cut-off). ``None`` tunes
     it for ``decision_metric`` on the training data (PAL) or uses 0.5 (BCE).
+calibration : {"full", "fast", "off"}, default="full"
+    How :meth:`predict_proba` learns per-label probabilities (multi-label targets; see the
+    user guide's calibration page): per-label Platt maps fitted on out-of-fold outputs of
+    three models trained on multi-label-stratified folds. ``"full"`` trains them with all
+    ``max_epochs``, like the final model (about two more fits); ``"fast"`` reuses the short
+    fold models of ``decision="auto"``/``"per_label"`` (trains them, a quarter of the
+    epochs, for a fixed rule), cheaper but less well calibrated; ``"off"`` fits nothing
+    (``predict_proba`` then raises; :meth:`predict_label_distribution` still works). With
+    fewer than 30 samples and in ``partial_fit`` the maps are fitted in-sample.
 empty_label_sets : {"background", "ignore", "error"}, default="background"
     Handling of multi-label rows with no positive label, on which PAL is undefined:
     an extra internal "no label" output whose win predicts the empty set, dropping those
@@ -176,6 +185,11 @@ label_thresholds_ : ndarray of shape (n_labels,)
 decision_ : str
     The decision rule in use: ``"threshold"``, ``"per_label"``, ``"cardinality"`` or
     ``"prototype"`` (what ``"auto"`` chose).
+calibration_ : {"out_of_fold", "training"}
+    Multi-label targets: where the per-label probability maps of :meth:`predict_proba`
+    were fitted: on out-of-fold outputs of the decision rule's fold models (``fit`` on at
+    least 30 samples), or in-sample on the final network's training outputs
+    (``partial_fit``, fewer samples), which makes the probabilities over-confident.
 decision_scores_ : dict of str to float
     With ``decision="auto"`` (and at least 30 samples): each candidate rule's
     cross-fitted out-of-fold score under ``decision_metric`` (higher is better;

@@ -18,6 +18,7 @@ import torch
 from sklearn.utils._param_validation import validate_parameter_constraints
 
 from . import backbones
+from ._calibration import CALIBRATION_SOURCES, CALIBRATION_TENSOR
 from ._classifier import MLabNCClassifier
 from ._network import MLabNCNetwork
 from ._persistence import NETWORK_PREFIX, PROTOTYPES_PREFIX
@@ -73,8 +74,11 @@ def check_saved_model(documents: dict, header: dict, file_size: int) -> None:
     n_labels = _check_fitted(fitted)
     features = _check_network(params, fitted, header, file_size)
     _check_prototypes(fitted, header, n_labels, features)
+    _check_calibration(fitted, header, n_labels)
     unexpected = [
-        name for name in header if not name.startswith((NETWORK_PREFIX, PROTOTYPES_PREFIX))
+        name
+        for name in header
+        if not name.startswith((NETWORK_PREFIX, PROTOTYPES_PREFIX)) and name != CALIBRATION_TENSOR
     ]
     if unexpected:
         raise ValueError(f"The file holds tensors no model has: {unexpected[:5]}.")
@@ -334,3 +338,22 @@ def _check_prototypes(fitted: dict, header: dict, n_labels: int, n_features: int
                 f"The stored tensor {PROTOTYPES_PREFIX + name!r} is {dtype} of shape {shape}, but "
                 f"fitted.n_labels and the network's feature width imply {shapes[name]}."
             )
+
+
+def _check_calibration(fitted: dict, header: dict, n_labels: int) -> None:
+    """The probability maps: a float ``(n_labels, 2)`` tensor, present exactly with
+    ``fitted.calibration`` (files from before calibration have neither)."""
+    source = fitted.get("calibration")
+    if source is None and CALIBRATION_TENSOR not in header:
+        return
+    if source not in CALIBRATION_SOURCES or CALIBRATION_TENSOR not in header:
+        raise ValueError(
+            f"fitted.calibration ({source!r:.40}) must be one of {CALIBRATION_SOURCES} and come "
+            f"with the tensor {CALIBRATION_TENSOR!r}."
+        )
+    dtype, shape = header[CALIBRATION_TENSOR]
+    if dtype not in _FLOATING or tuple(shape) != (n_labels, 2):
+        raise ValueError(
+            f"The stored tensor {CALIBRATION_TENSOR!r} is {dtype} of shape {shape}, but "
+            f"fitted.n_labels implies ({n_labels}, 2)."
+        )

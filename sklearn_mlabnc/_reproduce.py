@@ -168,7 +168,8 @@ def make_configs(losses, heads, module_for, feature_dim) -> dict[str, dict]:
 
     ``module_for(head)`` gives the backbone; ``feature_dim`` is the learned head's ``d``. The
     decision rule is the loss's default (cardinality for PAL, the sigmoid cut for BCE),
-    fixed, so that no fold models are trained to choose one.
+    fixed, and ``predict_proba`` is not calibrated (``calibration="off"``), so that no fold
+    models are trained.
 
     Examples
     --------
@@ -187,6 +188,7 @@ def make_configs(losses, heads, module_for, feature_dim) -> dict[str, dict]:
                 module=module_for(head),
                 feature_dim=dim,
                 decision=default_rule(loss),
+                calibration="off",  # the experiment reads no predict_proba
             )
     return configs
 

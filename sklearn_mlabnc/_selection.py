@@ -36,6 +36,8 @@ MIN_SAMPLES = 30
 #: The prototype rule is a candidate up to this many labels: it only won with few labels in
 #: the measurements, and its fit grows with the number of labels (seconds on CAL500).
 PROTOTYPE_MAX_LABELS = 20
+#: Key of the out-of-fold outputs in :func:`fit_decision`'s result, when fold models ran.
+OUT_OF_FOLD = "out_of_fold"
 # Candidates in the order that breaks ties: fewer tuned parameters first.
 _PREFERENCE = ("cardinality", "threshold", "tuned_threshold", "per_label", "prototype")
 
@@ -101,10 +103,12 @@ class OutOfFold(NamedTuple):
     label_sets: dict  # rule -> (n, K) bool, for the rules without cuts
 
 
-def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool) -> OutOfFold:
+def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool, epochs=None) -> OutOfFold:
     """Train the fold models (copies of ``estimator``, shorter) and gather their outputs.
 
     Under ``strategy="ddp"`` the processes share the fold models (see ``map_folds``).
+    ``epochs`` overrides the fold models' :func:`fold_epochs` (the probability calibration
+    trains them as long as the final model).
     """
     independent = estimator.loss == "bce"
     folds = stratified_folds(Y, FOLDS, seed)
@@ -112,7 +116,7 @@ def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool) -> OutOfFold:
     rules = [] if independent else ["cardinality"] + ["prototype"] * with_prototypes
     label_sets = {rule: np.zeros(Y.shape, dtype=bool) for rule in rules}
     fold_outputs = functools.partial(
-        _fold_outputs, estimator, X, Y, folds, seed, independent, with_prototypes
+        _fold_outputs, estimator, X, Y, folds, seed, independent, with_prototypes, epochs
     )
     for fold, (fold_scores, sets) in enumerate(
         map_folds(estimator.strategy, fold_outputs, range(FOLDS))
@@ -126,11 +130,11 @@ def out_of_fold(estimator, X, Y, seed: int, with_prototypes: bool) -> OutOfFold:
     return OutOfFold(scores, empty, folds, label_sets)
 
 
-def _fold_outputs(estimator, X, Y, folds, seed, independent, with_prototypes, fold: int):
+def _fold_outputs(estimator, X, Y, folds, seed, independent, with_prototypes, epochs, fold: int):
     """One fold model's out-of-fold scores and the label sets of the rules without cuts."""
     train, valid = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
     model = clone(estimator).set_params(
-        max_epochs=fold_epochs(estimator.max_epochs),
+        max_epochs=fold_epochs(estimator.max_epochs) if epochs is None else epochs,
         decision="threshold" if independent else "cardinality",
         early_stopping=False,
         warm_start=False,
@@ -214,7 +218,8 @@ def fit_decision(estimator, X, Y, train, forward, seed: int, select: bool, multi
 
     ``X, Y`` are all the training rows (``Y`` the indicator), for the fold models; ``train``
     the final model's training batches and ``forward(train)`` its outputs on them. ``select``
-    is False in ``partial_fit``, where no fold models are trained.
+    is False in ``partial_fit``, where no fold models are trained. When fold models ran,
+    their :class:`OutOfFold` outputs are under the key :data:`OUT_OF_FOLD` (not an attribute).
     """
     decision, metric = estimator.decision, estimator.decision_metric
     independent = estimator.loss == "bce"
@@ -226,6 +231,7 @@ def fit_decision(estimator, X, Y, train, forward, seed: int, select: bool, multi
         with_prototypes = decision == "auto" and not independent
         with_prototypes &= Y.shape[1] <= PROTOTYPE_MAX_LABELS
         oof = out_of_fold(estimator, X, Y, seed, with_prototypes)
+        fitted[OUT_OF_FOLD] = oof  # for the probability calibration; popped by the caller
         rule = decision
         if decision == "auto":
             options = candidates(independent, Y.shape[1])

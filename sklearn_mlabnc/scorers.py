@@ -9,6 +9,10 @@ returned as they are. Use them in :class:`~sklearn.model_selection.GridSearchCV`
 
     GridSearchCV(clf, grid, scoring={**COLLAPSE_SCORERS, "f1": "f1_micro"}, refit="f1")
 
+Calibration scorers (:data:`CALIBRATION_SCORERS`: the negated per-label Brier score,
+log-loss and expected calibration error of ``predict_proba``) work the same way for any
+multi-label classifier with per-label probabilities; their metric functions are here too.
+
 A scorer measures the collapse of the data it is given: the test folds in
 cross-validation. The paper tracks collapse on the *training* features; pass
 ``return_train_score=True`` to get that too (keys ``train_<name>``).
@@ -63,6 +67,15 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._calibration_scoring import (
+    CALIBRATION_SCORERS,
+    brier_scorer,
+    ece_scorer,
+    expected_calibration_error,
+    log_loss_scorer,
+    per_label_brier_score,
+    per_label_log_loss,
+)
 from ._classifier import MLabNCClassifier
 from ._decision import NetworkOutputs
 from ._features import CollapseFeatures
@@ -70,12 +83,19 @@ from .collapse import nc1, nc2, nc3, nc4, soft_iou, tagwise_average
 from .collapse._labels import as_indicator
 
 __all__ = [
+    "CALIBRATION_SCORERS",
     "COLLAPSE_SCORERS",
+    "brier_scorer",
+    "ece_scorer",
+    "expected_calibration_error",
+    "log_loss_scorer",
     "make_collapse_scorer",
     "nc1_scorer",
     "nc2_scorer",
     "nc3_scorer",
     "nc4_scorer",
+    "per_label_brier_score",
+    "per_label_log_loss",
     "soft_iou_scorer",
     "tagwise_scorer",
 ]

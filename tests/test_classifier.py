@@ -45,8 +45,8 @@ def test_learns_label_sets_with_every_decision_rule(decision, loss):
 def test_bce_loss_uses_sigmoid_half_threshold():
     X, Y = _multilabel_data()
     clf = MLabNCClassifier(loss="bce", **{**SMALL, "max_epochs": 40}).fit(X, Y)
-    proba = clf.predict_proba(X)
-    np.testing.assert_array_equal(clf.predict(X), (proba >= 0.5).astype(int))
+    sigmoid = 1 / (1 + np.exp(-clf.decision_function(X)))  # the uncalibrated sigmoids
+    np.testing.assert_array_equal(clf.predict(X), (sigmoid >= 0.5).astype(int))
     assert (clf.predict(X) == Y).all(axis=1).mean() >= 0.95
 
 
@@ -57,11 +57,12 @@ def test_fitted_attributes_and_output_shapes():
     assert [list(c) for c in clf.classes_] == [[0, 1]] * 4
     assert len(clf.history_) == 20 and {"train_loss", "epoch", "dur"} <= set(clf.history_[0])
     assert clf.history_[-1]["train_loss"] < clf.history_[0]["train_loss"]
-    proba = clf.predict_proba(X)
+    proba = clf.predict_proba(X)  # calibrated per-label probabilities
     assert proba.shape == (120, 4) and np.all((proba >= 0) & (proba <= 1))
-    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)  # no background output
+    shares = clf.predict_label_distribution(X)  # the PAL softmax over the labels
+    np.testing.assert_allclose(shares.sum(axis=1), 1, atol=1e-5)  # no background output
     scores = clf.decision_function(X)
-    np.testing.assert_allclose(np.exp(scores), proba, rtol=1e-4)
+    np.testing.assert_allclose(np.exp(scores), shares, rtol=1e-4)
     assert clf.transform(X).shape == (120, 32)
     assert clf.coef_.shape == (4, 32) and clf.intercept_.shape == (4,)
     # decision="auto" chose among the candidates it scored (see test_selection.py)

@@ -65,7 +65,8 @@ def test_the_file_is_plain_tensors_and_json(tmp_path):
         keys = list(handle.keys())
     assert metadata["format"] == "sklearn_mlabnc.MLabNCClassifier"
     assert json.loads(metadata["params"])["hidden_layer_sizes"] == [16]
-    assert all(key.startswith(("network.", "prototypes.")) for key in keys)
+    assert all(key.startswith(("network.", "prototypes.", "calibration.")) for key in keys)
+    assert "calibration.coef" in keys  # the per-label probability maps
 
 
 def test_a_gpu_saved_model_loads_on_the_cpu(tmp_path):
@@ -138,7 +139,12 @@ def test_a_model_saved_by_format_version_1_still_loads_and_predicts_identically(
     assert loaded.decision_ == rule
     assert loaded.has_background_ and loaded.n_labels_ == 4
     np.testing.assert_array_equal(loaded.predict(X), expected[f"{rule}_predict"])
-    np.testing.assert_allclose(loaded.predict_proba(X), expected[f"{rule}_proba"], rtol=1e-6)
+    # that version's predict_proba was the PAL label distribution, which keeps its values;
+    # calibrated probabilities need a refit (the file holds no calibration)
+    distribution = loaded.predict_label_distribution(X)
+    np.testing.assert_allclose(distribution, expected[f"{rule}_proba"], rtol=1e-6)
+    with pytest.raises(ValueError, match="fit it again"):
+        loaded.predict_proba(X)
     np.testing.assert_allclose(
         loaded.transform(X), expected[f"{rule}_transform"], rtol=1e-6, atol=1e-7
     )

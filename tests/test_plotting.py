@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn_mlabnc import MLabNCClassifier  # noqa: E402
 from sklearn_mlabnc.collapse import tagwise_average  # noqa: E402
 from sklearn_mlabnc.plotting import (  # noqa: E402
+    MultilabelReliabilityDisplay,
     plot_collapse_curves,
     plot_etf_comparison,
     plot_geometry,
@@ -433,6 +434,35 @@ def test_tagwise_plot_rejects_bad_input():
         plot_tagwise({"a": np.zeros(3)})
     with pytest.raises(ValueError, match="non-empty"):
         plot_tagwise({})
+
+
+def test_reliability_display_from_predictions_and_estimator(fitted):
+    rng = np.random.default_rng(0)
+    P = rng.random((400, 4))
+    Y = (rng.random((400, 4)) < P**2).astype(int)  # over-confident on purpose
+    Y[:, 3] = (rng.random(400) < P[:, 3]).astype(int)  # label 3 calibrated
+    display = MultilabelReliabilityDisplay.from_predictions(Y, P, n_worst=2, n_bins=5)
+    assert len(display.lines_) == 3 and "3" not in display.lines_  # two worst + pooled
+    # the pooled points are the bins' mean probability and frequency of positives
+    bins = np.minimum((P.ravel() * 5).astype(int), 4)
+    freq = [Y.ravel()[bins == b].mean() for b in range(5)]
+    mean_p = [P.ravel()[bins == b].mean() for b in range(5)]
+    x, y = display.lines_["pooled"].get_data()
+    np.testing.assert_allclose(x, mean_p)
+    np.testing.assert_allclose(y, freq)
+    counts = np.bincount(bins, minlength=5)
+    ece = np.sum(counts * np.abs(np.array(freq) - mean_p)) / counts.sum()
+    assert display.ece == pytest.approx(ece)
+    fig, ax = plt.subplots()
+    chosen = MultilabelReliabilityDisplay.from_predictions(
+        Y, P, labels=[3], label_names=list("abcd"), ax=ax, name="model"
+    )
+    assert chosen.ax_ is ax and set(chosen.lines_) == {"pooled", "d"}
+    X, Yf, clf, _ = fitted
+    shown = MultilabelReliabilityDisplay.from_estimator(clf, X, Yf, n_worst=1)
+    assert shown.lines_["pooled"].get_label().startswith("MLabNCClassifier")
+    with pytest.raises(ValueError, match="one shape"):
+        MultilabelReliabilityDisplay.from_predictions(Y, P[:, :2])
 
 
 def test_geometry_set_names_do_not_cover_each_other():

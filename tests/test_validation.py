@@ -185,6 +185,7 @@ BAD_CLASSIFIER_PARAMS = {
     "decision": ["majority", None],
     "decision_metric": ["accuracy", None],
     "threshold": [0.0, 1.5, -0.2, np.nan, "half"],
+    "calibration": ["isotonic", None, 1],
     "empty_label_sets": ["drop", None],
     "device": ["gpu", "", 3, "meta", "cuda:99"],
     "precision": ["float16", None],

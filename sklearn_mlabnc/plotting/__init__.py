@@ -2,8 +2,9 @@
 
 matplotlib is an optional dependency (``pip install sklearn-mlabnc[plot]``); it is imported
 inside the functions, so importing this package never needs it and nothing else in
-:mod:`sklearn_mlabnc` imports it. It draws only: every number it shows comes from
-:mod:`sklearn_mlabnc.collapse`, the only part of the library it imports.
+:mod:`sklearn_mlabnc` imports it. It draws only: every collapse number it shows comes from
+:mod:`sklearn_mlabnc.collapse`, the only part of the library it imports (the reliability
+diagram bins the probabilities it is given).
 
 Every function draws into the axes it is given (``ax`` / ``axes``) or creates a new figure
 with :func:`matplotlib.pyplot.subplots`, and always returns the
@@ -22,15 +23,20 @@ here use the constrained layout; call ``fig.savefig(...)`` or ``plt.show()`` as 
   to the sum of its singleton means, and the fitted ``c_m`` against ``m``.
 - :func:`plot_label_statistics`: samples per multiplicity and per label set, flagging
   imbalance within a multiplicity (the UFM theorem assumes balance there).
+- :class:`MultilabelReliabilityDisplay`: reliability diagram of per-label probabilities
+  (``predict_proba``), pooled over labels plus chosen or worst-calibrated labels, in
+  scikit-learn's ``Display`` style (``from_estimator``, ``from_predictions``, ``plot``).
 """
 
 from ._curves import plot_collapse_curves
 from ._geometry import plot_geometry
 from ._heads import plot_etf_comparison
 from ._labels import plot_label_statistics
+from ._reliability import MultilabelReliabilityDisplay
 from ._tagwise import plot_tagwise
 
 __all__ = [
+    "MultilabelReliabilityDisplay",
     "plot_collapse_curves",
     "plot_etf_comparison",
     "plot_geometry",
