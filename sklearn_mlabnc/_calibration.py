@@ -239,7 +239,7 @@ class ProbabilityMixin:
         if calibrator is None and self.calibration == "off":
             raise ValueError(
                 "predict_proba needs calibration: this model was fitted with "
-                "calibration='off'; fit it with calibration='full' or 'fast', or use "
+                "calibration='off'; fit it with calibration='fast' or 'full', or use "
                 "predict_label_distribution(X)."
             )
         if calibrator is None:

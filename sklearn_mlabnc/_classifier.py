@@ -180,7 +180,7 @@ class MLabNCClassifier(
         decision="auto",
         decision_metric="f1_micro",
         threshold=None,
-        calibration="full",
+        calibration="fast",
         empty_label_sets="background",
         device="auto",
         precision="auto",
