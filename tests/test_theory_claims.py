@@ -8,25 +8,14 @@ with NC2(W) = 0.89 in test_tagwise_view.py.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
 import numpy as np
 import pytest
+from ufm_helpers import balanced_labels
 
 from sklearn_mlabnc.collapse import collapse_report, nc2
 from sklearn_mlabnc.ufm import reduced_problem, solve_ufm
-
-
-def balanced_labels(K: int, n_per_multiplicity: dict[int, int]) -> np.ndarray:
-    rows = []
-    for m, n in sorted(n_per_multiplicity.items()):
-        for S in itertools.combinations(range(K), m):
-            row = np.zeros(K)
-            row[list(S)] = 1.0
-            rows.extend([row] * n)
-    return np.array(rows)
-
 
 # ufm.rst: the table of c_2 against the counts (PAL, lambda_W = 5e-4, lambda_H = 1e-3)
 C2_TABLE = [

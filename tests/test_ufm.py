@@ -7,7 +7,6 @@ rebuilt from (alpha, a_m) with the formulas of the reference (section 2).
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 
@@ -15,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import log_softmax
+from ufm_helpers import balanced_labels
+from ufm_helpers import unit_etf as simplex
 
 from sklearn_mlabnc.ufm import ReducedSolution, UFMSolution, reduced_problem, solve_ufm
 
@@ -24,20 +25,6 @@ LAM_W, LAM_H = 5e-4, 1e-3
 # --------------------------------------------------------------------------------------------
 # independent helpers
 # --------------------------------------------------------------------------------------------
-def balanced_labels(K: int, n_per_multiplicity: dict[int, int]) -> np.ndarray:
-    """Every label set of size m, repeated n_m times."""
-    rows = []
-    for m, n in sorted(n_per_multiplicity.items()):
-        for S in itertools.combinations(range(K), m):
-            row = np.zeros(K)
-            row[list(S)] = 1.0
-            rows.extend([row] * n)
-    return np.array(rows)
-
-
-def simplex(K: int) -> np.ndarray:
-    U = np.eye(K) - 1.0 / K
-    return U / np.linalg.norm(U, axis=1, keepdims=True)
 
 
 def full_objective_numpy(W, H, b, Y, loss, lam_w=LAM_W, lam_h=LAM_H, lam_b=0.0) -> float:

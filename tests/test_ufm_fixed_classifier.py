@@ -7,29 +7,14 @@ set-level reduction); the feature-penalty conversion against the estimator's own
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
+from ufm_helpers import balanced_labels, unit_etf
 
 from sklearn_mlabnc.ufm import reduced_problem, solve_ufm
-
-
-def balanced_labels(K: int, n_per_multiplicity: dict[int, int]) -> np.ndarray:
-    rows = []
-    for m, n in sorted(n_per_multiplicity.items()):
-        for S in itertools.combinations(range(K), m):
-            row = np.zeros(K)
-            row[list(S)] = 1.0
-            rows.extend([row] * n)
-    return np.array(rows)
-
-
-def unit_etf(K: int) -> np.ndarray:
-    U = np.eye(K) - 1.0 / K
-    return U / np.linalg.norm(U, axis=1, keepdims=True)
 
 
 def gradient_descent_fixed_w(Y, W, loss, weight_decay, feature_decay, bias_decay, steps):
