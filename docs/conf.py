@@ -254,6 +254,13 @@ def _benchmarks_page(app, docname, source):
         source[0] = "# Benchmarks\n\n" + source[0]
 
 
+def _public_bases(app, name, obj, options, bases):
+    """Leave the package's private mixins out of the "Bases:" line (their methods are shown
+    as the class's own)."""
+    bases[:] = [b for b in bases if not b.__module__.startswith("sklearn_mlabnc._")]
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-bases", _public_bases)
     app.connect("source-read", _benchmarks_page)
