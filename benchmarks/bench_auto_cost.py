@@ -12,13 +12,17 @@ of a pair see the same machine load. Data sets:
 
 With ``--quality`` it also fits the default estimator on the shared MULAN sets and
 multi-label digits and reports the rule ``"auto"`` chose, its out-of-fold scores and the
-test micro-F1, to compare the choice between versions. Torch and BLAS run on one thread.
+test micro-F1, to compare the choice between versions. With ``--choice`` it fits the default
+on a synthetic set (5,000 more rows held out for testing) twice: with the fold models'
+step budget, and with the budget lifted (every row, as without a budget), and reports the
+rule each chose, its out-of-fold scores and test micro-F1. Torch and BLAS run on one thread.
 
 Examples::
 
     python benchmarks/bench_auto_cost.py --sets yeast wide labels-2000 --pairs 3
     python benchmarks/bench_auto_cost.py --sets --labels 50 200 500 1000 2000 --pairs 1
     python benchmarks/bench_auto_cost.py --sets --quality emotions yeast --seeds 0 1 2
+    python benchmarks/bench_auto_cost.py --sets --choice wide labels-2000
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from sklearn.metrics import f1_score, label_ranking_average_precision_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from sklearn_mlabnc import MLabNCClassifier
+from sklearn_mlabnc import MLabNCClassifier, _selection
 from sklearn_mlabnc.datasets import load_mulan, make_multilabel_digits
 
 
@@ -70,16 +74,16 @@ def mulan(name: str):
     return as32(Xtr), np.asarray(Ytr, int), as32(Xte), np.asarray(Yte, int)
 
 
-def cost_set(name: str):
-    """``(X, Y, settings)`` of a cost data set."""
+def cost_set(name: str, extra_rows: int = 0):
+    """``(X, Y, settings)`` of a cost data set (synthetic ones with ``extra_rows`` more)."""
     if name == "yeast":
         X, Y, _, _ = mulan("yeast")
         return X, Y, {}
     if name == "wide":
-        X, Y = synthetic(60_000, 64, 30)
+        X, Y = synthetic(60_000 + extra_rows, 64, 30)
         return X, Y, {}
     if name.startswith("labels-"):
-        X, Y = synthetic(20_000, 128, int(name.split("-")[1]))
+        X, Y = synthetic(20_000 + extra_rows, 128, int(name.split("-")[1]))
         return X, Y, {"max_epochs": 5}
     raise SystemExit(f"unknown set {name!r}")
 
@@ -131,6 +135,32 @@ def quality(name: str, seed: int) -> dict:
     return row
 
 
+def choice(name: str) -> list:
+    """The rule chosen with and without the fold models' budget, and its test micro-F1."""
+    X, Y, settings = cost_set(name, extra_rows=5_000)
+    Xtr, Ytr, Xte, Yte = X[:-5_000], Y[:-5_000], X[-5_000:], Y[-5_000:]
+    rows = []
+    for budget in (True, False):
+        saved = _selection.SELECTION_ROWS
+        if not budget:
+            _selection.SELECTION_ROWS = len(Ytr)
+        try:
+            seconds, model = timed_fit(Xtr, Ytr, **settings)
+        finally:
+            _selection.SELECTION_ROWS = saved
+        row = {
+            "set": name,
+            "budget": budget,
+            "fit_s": round(seconds, 1),
+            "chosen": model.decision_,
+            "oof": {k: round(v, 4) for k, v in model.decision_scores_.items()},
+            "micro_f1": round(f1_score(Yte, model.predict(Xte), average="micro"), 4),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="*", default=["yeast", "wide", "labels-2000"])
@@ -138,16 +168,19 @@ def main():
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--quality", nargs="*", default=[])
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--choice", nargs="*", default=[])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    results = {"cost": [], "quality": []}
+    results = {"cost": [], "quality": [], "choice": []}
     with threadpool_limits(1):
         for name in args.sets + [f"labels-{k}" for k in args.labels]:
             results["cost"].append(cost(name, args.pairs))
         for name in args.quality:
             for seed in args.seeds:
                 results["quality"].append(quality(name, seed))
+        for name in args.choice:
+            results["choice"].extend(choice(name))
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
 
