@@ -188,7 +188,8 @@ def fit_calibration(estimator, X, Y, fitted: dict, outputs, select: bool) -> dic
         with training_fold_models():
             oof = out_of_fold(estimator, X, Y, estimator._seed, False, epochs=epochs)
     if oof is not None:
-        logits, labels, source = torch.from_numpy(oof.scores), Y, "out_of_fold"
+        labels = Y if oof.rows is None else Y[oof.rows]  # a subsample on large data
+        logits, source = torch.from_numpy(oof.scores), "out_of_fold"
     else:
         logits, labels = outputs()
         labels, source = labels.cpu().numpy(), "training"

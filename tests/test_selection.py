@@ -4,13 +4,19 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_multilabel_classification
 
-from sklearn_mlabnc import MLabNCClassifier
+from sklearn_mlabnc import MLabNCClassifier, _selection
 from sklearn_mlabnc._cuts import METRICS, apply_cuts, set_score, tune_global_cut, tune_label_cuts
 from sklearn_mlabnc._selection import (
+    FOLD_STEP_SHARE,
+    FOLDS,
+    SELECTION_ROWS,
     OutOfFold,
     choose,
     cross_fitted_scores,
     fold_epochs,
+    fold_plan,
+    out_of_fold,
+    rarest_label_folds,
     stratified_folds,
     stratified_split,
 )
@@ -58,6 +64,57 @@ def test_folds_are_stratified_and_reproducible():
     for f in range(3):  # the 5-positive label lands in every fold
         assert Y[folds == f, 5].sum() >= 1
     assert fold_epochs(40) == 10 and fold_epochs(8) == 5 and fold_epochs(3) == 3
+
+
+@pytest.mark.parametrize("n_rows", [40, 391, 1500, 20_000, 60_000, 500_000])
+@pytest.mark.parametrize("max_epochs", [3, 5, 40, 200])
+@pytest.mark.parametrize("batch_size", [32, 128, 1024])
+def test_fold_plan_keeps_the_step_budget_down_to_its_row_floor(n_rows, max_epochs, batch_size):
+    rows, epochs = fold_plan(n_rows, max_epochs, batch_size)
+    assert epochs == fold_epochs(max_epochs)
+    assert min(n_rows, SELECTION_ROWS) <= rows <= n_rows
+    fold_steps = FOLDS * epochs * int(np.ceil((rows * (FOLDS - 1) // FOLDS) / batch_size))
+    final_steps = max_epochs * int(np.ceil(n_rows / batch_size))
+    assert fold_steps <= FOLD_STEP_SHARE * final_steps or rows == min(n_rows, SELECTION_ROWS)
+    if rows > SELECTION_ROWS and rows < n_rows:  # no needless subsampling
+        more = (rows + batch_size) * (FOLDS - 1) // FOLDS
+        assert FOLDS * epochs * int(np.ceil(more / batch_size)) > FOLD_STEP_SHARE * final_steps
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rarest_label_folds_split_each_rarest_label_evenly(seed):
+    rng = np.random.default_rng(seed)
+    Y = rng.random((500, 40)) < np.linspace(0.005, 0.3, 40)
+    Y[:7] = False  # rows without labels are dealt too
+    folds = rarest_label_folds(Y, 3, seed)
+    np.testing.assert_array_equal(folds, rarest_label_folds(Y, 3, seed))
+    assert np.bincount(folds, minlength=3).max() - np.bincount(folds, minlength=3).min() <= 1
+    counts = Y.sum(0)
+    rarest = np.where(Y, counts, counts.max() + 1).argmin(1)
+    for k in range(40):  # rows grouped by rarest label k: within one of even in each fold
+        in_group = Y.any(1) & (rarest == k)
+        per_fold = np.bincount(folds[in_group], minlength=3)
+        assert per_fold.max() - per_fold.min() <= 1
+
+
+def test_many_label_cells_use_the_rarest_label_folds(monkeypatch):
+    Y = _rare_labels()
+    monkeypatch.setattr(_selection, "ITERATIVE_CELLS", Y.size - 1)
+    np.testing.assert_array_equal(stratified_folds(Y, 3, 0), rarest_label_folds(Y, 3, 0))
+
+
+def test_fold_models_cover_a_subsample_of_large_data(monkeypatch, data):
+    X, Y = data
+    monkeypatch.setattr(_selection, "SELECTION_ROWS", 60)
+    monkeypatch.setattr(_selection, "FOLD_STEP_SHARE", 0.05)
+    clf = MLabNCClassifier(**TINY)
+    plan = _selection.fold_plan(len(Y), clf.max_epochs, clf.batch_size)
+    assert plan.rows == 60
+    oof = out_of_fold(clf, X, Y, seed=0, with_prototypes=True)
+    assert len(oof.rows) == 60 and np.all(np.diff(oof.rows) > 0)
+    assert oof.scores.shape == (60, Y.shape[1]) and len(oof.folds) == 60
+    fitted = MLabNCClassifier(decision="per_label", **TINY).fit(X, Y)
+    assert fitted.label_thresholds_.shape == (Y.shape[1],)
 
 
 def _sklearn_score(Y, P, metric):
