@@ -206,3 +206,27 @@ def test_a_file_with_damaged_calibration_maps_is_refused(tmp_path):
     del tensors["calibration.coef"]  # fitted.calibration says there are maps
     with pytest.raises(ValueError, match="calibration"):
         load_model(write_model(tmp_path / "missing.safetensors", tensors, documents))
+
+
+def test_fast_calibration_on_a_fold_model_subsample_pairs_each_score_with_its_row(monkeypatch):
+    # On large data the fold models cover a subsample of the rows; force one on small data.
+    import sklearn_mlabnc._selection as selection
+
+    monkeypatch.setattr(selection, "SELECTION_ROWS", 90)
+    monkeypatch.setattr(selection, "FOLD_STEP_SHARE", 0.0)
+    X, Y = _data(n=180)
+    seen = {}
+    fit = LabelCalibrator.fit
+
+    def spy(self, scores, labels):
+        seen["scores"], seen["labels"] = scores, labels
+        return fit(self, scores, labels)
+
+    monkeypatch.setattr(LabelCalibrator, "fit", spy)
+    clf = MLabNCClassifier(**SMALL).fit(X, Y)  # decision="auto", calibration="fast"
+    assert clf.calibration_ == "out_of_fold"
+    assert seen["scores"].shape == seen["labels"].shape == (90, 4)
+    rows = np.sort(np.random.default_rng(clf._seed).permutation(180)[:90])  # out_of_fold's
+    np.testing.assert_array_equal(seen["labels"], Y[rows])
+    proba = clf.predict_proba(X)
+    assert proba.shape == (180, 4) and np.isfinite(proba).all()
