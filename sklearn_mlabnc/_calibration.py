@@ -20,10 +20,6 @@ page and the benchmarks page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 import numpy as np
 import torch
 from scipy.special import expit
@@ -41,9 +37,6 @@ CALIBRATION_TENSOR = "calibration.coef"
 #: Where the maps were fitted (``calibration_``).
 CALIBRATION_SOURCES = ("out_of_fold", "training")
 _NEWTON_STEPS = 50
-# Set while fold models train: they are never calibrated themselves (a fold model with a
-# fixed rule would otherwise train fold models of its own, and so on down).
-_IN_FOLD_MODELS: ContextVar[bool] = ContextVar("in_fold_models", default=False)
 _TOL = 1e-10
 
 
@@ -157,16 +150,6 @@ class LabelCalibrator:
         return calibrator
 
 
-@contextmanager
-def training_fold_models() -> Iterator[None]:
-    """Within this context, fitted classifiers are fold models: they skip calibration."""
-    token = _IN_FOLD_MODELS.set(True)
-    try:
-        yield
-    finally:
-        _IN_FOLD_MODELS.reset(token)
-
-
 def fit_calibration(estimator, X, Y, fitted: dict, outputs, select: bool) -> dict:
     """The calibration attributes of a multi-label ``estimator`` just fitted on ``X, Y``.
 
@@ -179,14 +162,13 @@ def fit_calibration(estimator, X, Y, fitted: dict, outputs, select: bool) -> dic
     """
     independent = estimator.loss == "bce"
     oof = fitted.pop(OUT_OF_FOLD, None)
-    if _IN_FOLD_MODELS.get() or estimator.calibration == "off":
+    if estimator.calibration == "off":  # as in the fold models, which are never calibrated
         return {}
     if estimator.calibration == "full":
         oof = None  # the decision rule's fold models are shorter than the final model
     if oof is None and select and len(Y) >= MIN_SAMPLES:
         epochs = estimator.max_epochs if estimator.calibration == "full" else None
-        with training_fold_models():
-            oof = out_of_fold(estimator, X, Y, estimator._seed, False, epochs=epochs)
+        oof = out_of_fold(estimator, X, Y, estimator._seed, False, epochs=epochs)
     if oof is not None:
         labels = Y if oof.rows is None else Y[oof.rows]  # a subsample on large data
         logits, source = torch.from_numpy(oof.scores), "out_of_fold"

@@ -23,7 +23,6 @@ from ._calibration import (
     LabelCalibrator,
     ProbabilityMixin,
     fit_calibration,
-    training_fold_models,
 )
 from ._cuts import METRICS
 from ._decision import NetworkOutputs, TagwisePrototypes, apply_rule
@@ -339,8 +338,7 @@ class MLabNCClassifier(
             self.__dict__.pop(name, None)  # from an earlier fit
         multilabel = self._encoder.kind_ == "multilabel"
         context = (train, self._forward_dataset, self._seed, select, multilabel)
-        with training_fold_models():  # fold models are not calibrated themselves
-            fitted = fit_decision(self, X, indicator, *context)
+        fitted = fit_decision(self, X, indicator, *context)
         if multilabel:  # calibrated per-label probabilities (see _calibration)
             outputs = lambda: (self._forward_dataset(train)[0], train.Y)  # noqa: E731
             fitted.update(fit_calibration(self, X, indicator, fitted, outputs, select))

@@ -233,6 +233,7 @@ def _fold_outputs(estimator, X, Y, folds, seed, independent, with_prototypes, ep
         collapse_every=None,
         compile=False,  # a compilation per fold would cost more than it saves
         strategy="single",
+        calibration="off",  # only the final model's probabilities are calibrated
         verbose=0,
         random_state=seed + 1 + fold,
     )
