@@ -74,13 +74,7 @@ def apply_cuts(scores, empty, cuts) -> np.ndarray:
 
 def _candidates(values, n_max: int) -> np.ndarray:
     """Cuts between distinct finite ``values`` (``n_max`` quantiles beyond), and outside them."""
-    values = np.unique(values[np.isfinite(values)])
-    if len(values) == 0:
-        return np.zeros(1)
-    if len(values) > n_max:
-        values = np.unique(np.quantile(values, np.linspace(0, 1, n_max)))
-    middles = 0.5 * (values[1:] + values[:-1])
-    return np.concatenate([middles, [values[0] - 1.0, values[-1] + 1e-9]])
+    return _sorted_candidates(np.sort(values, axis=None), n_max)
 
 
 def _sorted_candidates(ordered, n_max: int) -> np.ndarray:
